@@ -1,0 +1,1 @@
+"""Prefect flows and deployments around the warehouse (issue 5)."""

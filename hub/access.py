@@ -1,0 +1,238 @@
+"""Who is calling, and the policy every route declares.
+
+Each route depends on exactly one policy dependency from this module. The dependencies carry a
+`__kassa_policy__` name; a test walks `app.routes` and fails on a route without one.
+
+Policies: public, staff (any signed-in user, cashiers included), manager (owner or a manager of
+any store: chain-wide catalog), owner, store_manager (owner, or the manager of the `store_id` in
+the path), device (a paired, unrevoked till; its store comes from the token).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+from fastapi import Depends, Path, Request
+from sqlalchemy import select, update
+
+from hub.db import Database, utcnow
+from hub.devices.models import Device
+from hub.errors import ApiError
+from hub.staff import security
+from hub.staff.models import AccessToken, User
+
+SESSION_COOKIE = "__Host-kassa_session"
+DEV_SESSION_COOKIE = "kassa_session"  # when cookie_secure is off (plain-http development)
+CSRF_HEADER = "X-CSRF-Token"
+UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+LAST_SEEN_EVERY = dt.timedelta(seconds=60)
+
+
+@dataclass(frozen=True)
+class Principal:
+    kind: Literal["user", "device"]
+    id: int
+    role: str | None  # owner | manager | cashier for users; None for devices
+    store_id: int | None
+    label: str
+    via: str  # session | bearer | api | device
+    token_id: int | None = None
+    ip: str | None = None
+
+    @property
+    def is_owner(self) -> bool:
+        return self.kind == "user" and self.role == "owner"
+
+    def may_manage_store(self, store_id: int) -> bool:
+        return self.is_owner or (self.role == "manager" and self.store_id == store_id)
+
+
+def get_db(request: Request) -> Database:
+    db: Database = request.app.state.db
+    return db
+
+
+DbDep = Annotated[Database, Depends(get_db)]
+
+
+def _unauthenticated(message: str = "sign in or send a valid bearer token") -> ApiError:
+    return ApiError(401, "not_authenticated", message, headers={"WWW-Authenticate": "Bearer"})
+
+
+def _forbidden(message: str) -> ApiError:
+    return ApiError(403, "forbidden", message)
+
+
+def _bearer(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    return None
+
+
+def _authenticate(request: Request, db: Database) -> Principal | None:
+    if (cached := getattr(request.state, "principal", None)) is not None:
+        return cached  # type: ignore[no-any-return]
+    token = _bearer(request)
+    via_cookie = False
+    if token is None:
+        token = request.cookies.get(SESSION_COOKIE) or request.cookies.get(DEV_SESSION_COOKIE)
+        via_cookie = token is not None
+    if token is None:
+        return None
+    now = utcnow()
+    digest = security.token_hash(token)
+    if token.startswith(security.DEVICE_PREFIX):
+        principal = _device_principal(request, db, digest, now)
+    else:
+        principal = _user_principal(request, db, digest, now, via_cookie=via_cookie)
+    request.state.principal = principal
+    return principal
+
+
+def _device_principal(request: Request, db: Database, digest: str, now: dt.datetime) -> Principal:
+    with db.read() as s:
+        device = s.scalars(select(Device).where(Device.token_hash == digest)).one_or_none()
+    if device is None:
+        raise _unauthenticated("unknown device token: pair this till again")
+    if device.revoked_at is not None:
+        raise ApiError(
+            401,
+            "device_revoked",
+            "this till's token was revoked: re-pair it with a new code (its data is kept)",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    version = (request.headers.get("x-kassa-version") or "")[:64] or device.last_version
+    if (
+        device.last_seen_at is None
+        or now - device.last_seen_at > LAST_SEEN_EVERY
+        or version != device.last_version
+    ):
+        with db.write() as s:
+            s.execute(
+                update(Device)
+                .where(Device.id == device.id)
+                .values(last_seen_at=now, last_version=version)
+            )
+    return Principal(
+        "device", device.id, None, device.store_id, device.name, "device", ip=client_ip(request)
+    )
+
+
+def _user_principal(
+    request: Request, db: Database, digest: str, now: dt.datetime, *, via_cookie: bool
+) -> Principal:
+    with db.read() as s:
+        row = s.execute(
+            select(AccessToken, User)
+            .join(User, User.id == AccessToken.user_id)
+            .where(AccessToken.token_hash == digest)
+        ).one_or_none()
+    if row is None:
+        raise _unauthenticated("unknown or expired token: sign in again")
+    token, user = row
+    if token.revoked_at is not None or (token.expires_at is not None and token.expires_at <= now):
+        raise _unauthenticated("unknown or expired token: sign in again")
+    if not user.active:
+        raise _unauthenticated("this account is disabled")
+    if via_cookie != (token.kind == "session"):
+        raise _unauthenticated("session tokens go in the cookie, other tokens in Authorization")
+    if via_cookie and request.method in UNSAFE_METHODS:
+        sent = request.headers.get(CSRF_HEADER, "")
+        if not token.csrf_token or not _same(sent, token.csrf_token):
+            raise _forbidden(f"missing or wrong {CSRF_HEADER} header for a cookie session")
+    return Principal(
+        "user",
+        user.id,
+        user.role,
+        user.store_id,
+        user.email or user.name,
+        token.kind,
+        token.id,
+        ip=client_ip(request),
+    )
+
+
+def _same(a: str, b: str) -> bool:
+    import hmac
+
+    return hmac.compare_digest(a.encode(), b.encode())
+
+
+def _policy(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    def mark(fn: Callable[..., Any]) -> Callable[..., Any]:
+        fn.__kassa_policy__ = name  # type: ignore[attr-defined]
+        return fn
+
+    return mark
+
+
+@_policy("public")
+def public() -> None:
+    """Anyone, signed in or not."""
+
+
+@_policy("staff")
+def staff(request: Request, db: DbDep) -> Principal:
+    principal = _authenticate(request, db)
+    if principal is None:
+        raise _unauthenticated()
+    if principal.kind != "user":
+        raise _forbidden("a till's device token cannot use staff routes")
+    return principal
+
+
+@_policy("manager")
+def manager(request: Request, db: DbDep) -> Principal:
+    principal = staff(request, db)
+    if principal.role not in ("owner", "manager"):
+        raise _forbidden("only owners and managers may do this")
+    return principal
+
+
+@_policy("owner")
+def owner(request: Request, db: DbDep) -> Principal:
+    principal = staff(request, db)
+    if principal.role != "owner":
+        raise _forbidden("only owners may do this")
+    return principal
+
+
+@_policy("store_manager")
+def store_manager(
+    request: Request, db: DbDep, store_id: Annotated[int, Path(ge=1, le=2**63 - 1)]
+) -> Principal:
+    principal = staff(request, db)
+    if not principal.may_manage_store(store_id):
+        raise _forbidden("only the owner or this store's manager may do this")
+    return principal
+
+
+@_policy("device")
+def device(request: Request, db: DbDep) -> Principal:
+    principal = _authenticate(request, db)
+    if principal is None:
+        raise _unauthenticated("send the till's device token as a bearer token")
+    if principal.kind != "device":
+        raise _forbidden("only a paired till may use this route")
+    return principal
+
+
+Public = Depends(public)
+StaffDep = Annotated[Principal, Depends(staff)]
+ManagerDep = Annotated[Principal, Depends(manager)]
+OwnerDep = Annotated[Principal, Depends(owner)]
+StoreManagerDep = Annotated[Principal, Depends(store_manager)]
+DeviceDep = Annotated[Principal, Depends(device)]
+
+
+def policy_of(dependency: Callable[..., Any]) -> str | None:
+    return getattr(dependency, "__kassa_policy__", None)
+
+
+def client_ip(request: Request) -> str | None:
+    return request.client.host if request.client else None

@@ -1,0 +1,1 @@
+"""Catalog: category tree, tax rates, products, barcodes, weighted templates, import/export."""

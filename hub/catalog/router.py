@@ -1,0 +1,232 @@
+"""Catalog API: chain-wide, read and edited by owners and managers."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, File, Query, Request, Response, UploadFile
+from fastapi.responses import JSONResponse
+
+from hub.access import DbDep, ManagerDep
+from hub.catalog import importer, service
+from hub.catalog.schemas import (
+    CategoryCreate,
+    CategoryOut,
+    CategoryUpdate,
+    ImportRejected,
+    ImportReport,
+    ProductCreate,
+    ProductOut,
+    ProductPage,
+    ProductUpdate,
+    TaxRateCreate,
+    TaxRateOut,
+    TaxRateUpdate,
+    WeightTemplateCreate,
+    WeightTemplateOut,
+    WeightTemplateUpdate,
+)
+from hub.errors import error_body, responses
+from hub.http import MAX_ID, IdPath, KassaRoute
+from hub.text import LongText
+from wire.currencies import CURRENCY_EXPONENTS
+
+router = APIRouter(prefix="/api/v1/catalog", tags=["catalog"], route_class=KassaRoute)
+
+READ_ERRORS = responses(401, 403)
+GET_ERRORS = responses(401, 403, 404, 422)
+WRITE_ERRORS = responses(400, 401, 403, 404, 409, 413, 415, 422)
+CREATE_ERRORS = responses(400, 401, 403, 409, 413, 415, 422)
+IMPORT_ERRORS: dict[int | str, dict[str, Any]] = {
+    **responses(401, 403, 413, 415),
+    422: {"model": ImportRejected, "description": "The file has errors; nothing was written"},
+}
+
+
+# --- tax rates -----------------------------------------------------------------------------
+
+
+@router.get("/tax-rates", responses=READ_ERRORS)
+def list_tax_rates(db: DbDep, actor: ManagerDep) -> list[TaxRateOut]:
+    with db.read() as s:
+        return [TaxRateOut.model_validate(r) for r in service.list_tax_rates(s)]
+
+
+@router.post("/tax-rates", status_code=201, responses=CREATE_ERRORS)
+def create_tax_rate(body: TaxRateCreate, db: DbDep, actor: ManagerDep) -> TaxRateOut:
+    """A VAT rate in basis points (2200 = 22 %); `rate_bp: null` is "без НДС"."""
+    with db.write() as s:
+        return TaxRateOut.model_validate(service.create_tax_rate(s, actor=actor, data=body))
+
+
+@router.patch("/tax-rates/{tax_rate_id}", responses=WRITE_ERRORS)
+def update_tax_rate(
+    tax_rate_id: IdPath, body: TaxRateUpdate, db: DbDep, actor: ManagerDep
+) -> TaxRateOut:
+    """Changing `rate_bp` re-sends every product with this rate to the tills."""
+    with db.write() as s:
+        rate = service.update_tax_rate(s, actor=actor, tax_rate_id=tax_rate_id, data=body)
+        return TaxRateOut.model_validate(rate)
+
+
+# --- categories ----------------------------------------------------------------------------
+
+
+@router.get("/categories", responses=READ_ERRORS)
+def list_categories(db: DbDep, actor: ManagerDep) -> list[CategoryOut]:
+    """The whole tree as a flat list ordered by path."""
+    with db.read() as s:
+        return service.list_categories(s)
+
+
+@router.post("/categories", status_code=201, responses=CREATE_ERRORS)
+def create_category(body: CategoryCreate, db: DbDep, actor: ManagerDep) -> CategoryOut:
+    with db.write() as s:
+        return service.create_category(s, actor=actor, data=body)
+
+
+@router.patch("/categories/{category_id}", responses=WRITE_ERRORS)
+def update_category(
+    category_id: IdPath, body: CategoryUpdate, db: DbDep, actor: ManagerDep
+) -> CategoryOut:
+    """Rename, move (`parent_id`, null = top level) or deactivate a category."""
+    with db.write() as s:
+        return service.update_category(s, actor=actor, category_id=category_id, data=body)
+
+
+# --- products ------------------------------------------------------------------------------
+
+
+@router.get("/products", responses=GET_ERRORS)
+def list_products(
+    db: DbDep,
+    actor: ManagerDep,
+    q: Annotated[LongText | None, Query(max_length=200)] = None,
+    category_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    active: bool | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
+) -> ProductPage:
+    """Search by name or sku (any case, `%` and `_` literal) or an exact barcode; a category
+    includes its subcategories."""
+    with db.read() as s:
+        items, total = service.search_products(
+            s, q=q, category_id=category_id, active=active, limit=limit, offset=offset
+        )
+        return ProductPage(
+            items=[service.product_out(p) for p in items], total=total, limit=limit, offset=offset
+        )
+
+
+@router.get("/products/{product_id}", responses=GET_ERRORS)
+def get_product(product_id: IdPath, db: DbDep, actor: ManagerDep) -> ProductOut:
+    with db.read() as s:
+        return service.product_out(service.get_product(s, product_id=product_id))
+
+
+@router.post("/products", status_code=201, responses=CREATE_ERRORS)
+def create_product(body: ProductCreate, db: DbDep, actor: ManagerDep) -> ProductOut:
+    with db.write() as s:
+        return service.product_out(service.create_product(s, actor=actor, data=body))
+
+
+@router.patch("/products/{product_id}", responses=WRITE_ERRORS)
+def update_product(
+    product_id: IdPath, body: ProductUpdate, db: DbDep, actor: ManagerDep
+) -> ProductOut:
+    """Change price, name, category, tax rate, unit, barcodes (the whole list), scale code or
+    the active flag."""
+    with db.write() as s:
+        product = service.update_product(s, actor=actor, product_id=product_id, data=body)
+        return service.product_out(product)
+
+
+# --- weighted-barcode templates ------------------------------------------------------------
+
+
+@router.get("/weight-templates", responses=READ_ERRORS)
+def list_weight_templates(db: DbDep, actor: ManagerDep) -> list[WeightTemplateOut]:
+    with db.read() as s:
+        return [WeightTemplateOut.model_validate(t) for t in service.list_weight_templates(s)]
+
+
+@router.post("/weight-templates", status_code=201, responses=CREATE_ERRORS)
+def create_weight_template(
+    body: WeightTemplateCreate, db: DbDep, actor: ManagerDep
+) -> WeightTemplateOut:
+    """A scale-label template such as `22PPPPPWWWWWC` (P scale code, W grams or M price)."""
+    with db.write() as s:
+        template = service.create_weight_template(s, actor=actor, data=body)
+        return WeightTemplateOut.model_validate(template)
+
+
+@router.patch("/weight-templates/{template_id}", responses=WRITE_ERRORS)
+def update_weight_template(
+    template_id: IdPath, body: WeightTemplateUpdate, db: DbDep, actor: ManagerDep
+) -> WeightTemplateOut:
+    with db.write() as s:
+        template = service.update_weight_template(
+            s, actor=actor, template_id=template_id, data=body
+        )
+        return WeightTemplateOut.model_validate(template)
+
+
+# --- import and export ---------------------------------------------------------------------
+
+
+def _exponent(request: Request) -> int:
+    return CURRENCY_EXPONENTS[request.app.state.settings.catalog_currency]
+
+
+@router.post("/import", response_model=ImportReport, responses=IMPORT_ERRORS)
+def import_catalog(
+    file: Annotated[UploadFile, File(description="CSV (UTF-8, ';' or ',') or XLSX")],
+    db: DbDep,
+    actor: ManagerDep,
+    request: Request,
+    dry_run: bool = True,
+) -> Any:
+    """Upsert products by sku from the export format. `dry_run` (the default) only reports; a
+    real run with any error answers 422 with the same report and writes nothing."""
+    name = importer.safe_file_name(file.filename)
+    parsed = importer.read_file(file.file.read(), filename=name, exponent=_exponent(request))
+    if dry_run:
+        with db.read() as s:
+            return importer.plan(s, parsed).report()
+    try:
+        with db.write() as s:
+            return importer.apply(s, actor=actor, parsed=parsed, filename=name)
+    except importer.ImportFailed as failed:
+        body = error_body(importer.error_items(failed.report))
+        return JSONResponse({**body, "report": failed.report.model_dump()}, status_code=422)
+
+
+@router.get(
+    "/export",
+    response_class=Response,
+    responses={
+        **GET_ERRORS,
+        200: {
+            "description": "The catalog in the import format",
+            "content": {"text/csv": {}, importer.XLSX_MEDIA_TYPE: {}},
+        },
+    },
+)
+def export_catalog(
+    db: DbDep,
+    actor: ManagerDep,
+    request: Request,
+    fmt: Annotated[Literal["csv", "xlsx"], Query(alias="format")] = "csv",
+) -> Response:
+    """Every product in the import format: export, edit, import."""
+    with db.read() as s:
+        rows = importer.export_rows(s, exponent=_exponent(request))
+    content = importer.to_xlsx(rows) if fmt == "xlsx" else importer.to_csv(rows)
+    media = importer.XLSX_MEDIA_TYPE if fmt == "xlsx" else "text/csv; charset=utf-8"
+    stamp = dt.date.today().isoformat()
+    return Response(
+        content,
+        media_type=media,
+        headers={"Content-Disposition": f'attachment; filename="catalog-{stamp}.{fmt}"'},
+    )

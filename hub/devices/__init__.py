@@ -1,0 +1,1 @@
+"""Tills: one-time pairing codes, device tokens bound to a store, revocation, last contact."""

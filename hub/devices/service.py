@@ -1,0 +1,132 @@
+"""Pairing a till to a store and revoking it."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from hub.access import Principal
+from hub.audit import service as audit
+from hub.db import Database, utcnow
+from hub.devices.models import Device, PairingCode
+from hub.errors import ApiError, not_found
+from hub.staff import security, throttle
+from hub.stores.models import Store
+
+PAIR_FAILURES_PER_IP = 20
+
+
+def create_pairing_code(
+    session: Session, *, actor: Principal | None, store_id: int, device_name: str, minutes: int
+) -> tuple[str, PairingCode]:
+    store = session.get(Store, store_id)
+    if store is None:
+        raise not_found("store", "store_id")
+    if not store.active:
+        raise ApiError(422, "store_inactive", "this store is closed", loc=["path", "store_id"])
+    code = security.new_pairing_code()
+    row = PairingCode(
+        code_hash=security.token_hash(security.normalize_pairing_code(code)),
+        store_id=store_id,
+        device_name=device_name,
+        created_by=actor.id if actor and actor.kind == "user" else None,
+        expires_at=utcnow() + dt.timedelta(minutes=minutes),
+    )
+    session.add(row)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="pairing_code.create",
+        entity="pairing_code",
+        entity_id=row.id,
+        store_id=store_id,
+        after={"device_name": device_name, "expires_at": row.expires_at.isoformat()},
+    )
+    return code, row
+
+
+def pair(
+    db: Database,
+    *,
+    code: str,
+    version: str | None,
+    ip: str | None,
+    window_seconds: int,
+) -> tuple[str, Device]:
+    """Trade a one-time code for a device token bound to the code's store (the token shows once)."""
+    keys = {f"pair-ip:{ip}": PAIR_FAILURES_PER_IP} if ip else {}
+    if keys:
+        throttle.check(db, keys, window_seconds=window_seconds, field="code")
+    digest = security.token_hash(security.normalize_pairing_code(code))
+    now = utcnow()
+    with db.write() as s:
+        # Claim the code atomically: of two racing requests exactly one updates the row.
+        claimed = s.execute(
+            update(PairingCode)
+            .where(
+                PairingCode.code_hash == digest,
+                PairingCode.used_at.is_(None),
+                PairingCode.expires_at > now,
+            )
+            .values(used_at=now)
+            .returning(PairingCode.id, PairingCode.store_id, PairingCode.device_name)
+        ).one_or_none()
+        if claimed is not None:
+            token, token_digest = security.new_token(security.DEVICE_PREFIX)
+            device = Device(
+                store_id=claimed.store_id,
+                name=claimed.device_name,
+                token_hash=token_digest,
+                last_seen_at=now,
+                last_version=version,
+            )
+            s.add(device)
+            s.flush()
+            audit.record(
+                s,
+                actor=None,
+                actor_label=f"pairing code {claimed.id}",
+                action="device.pair",
+                entity="device",
+                entity_id=device.id,
+                store_id=device.store_id,
+                after=audit.snapshot(device),
+                ip=ip,
+            )
+            return token, device
+    if keys:
+        throttle.record_failure(db, list(keys))
+    raise ApiError(
+        422,
+        "bad_code",
+        "this pairing code is unknown, used or expired: ask a manager for a new one",
+        loc=["body", "code"],
+    )
+
+
+def list_devices(session: Session, *, store_id: int) -> list[Device]:
+    return list(session.scalars(select(Device).where(Device.store_id == store_id).order_by(Device.id)))
+
+
+def revoke(session: Session, *, actor: Principal, store_id: int, device_id: int) -> Device:
+    device = session.get(Device, device_id)
+    if device is None or device.store_id != store_id:
+        raise not_found("device", "device_id")
+    if device.revoked_at is None:
+        before = audit.snapshot(device)
+        device.revoked_at = utcnow()
+        session.flush()
+        audit.record(
+            session,
+            actor=actor,
+            action="device.revoke",
+            entity="device",
+            entity_id=device.id,
+            store_id=store_id,
+            before=before,
+            after=audit.snapshot(device),
+        )
+    return device

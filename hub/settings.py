@@ -1,0 +1,80 @@
+"""The hub's one settings object (pydantic-settings, `KASSA_` prefix), validated at start-up."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_SECRET = "dev-only-insecure-secret-change-me"  # noqa: S105 - the value production refuses
+
+
+class UnsafeSettingsError(RuntimeError):
+    """Raised at start-up when production settings are unsafe; the message says which and why."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="KASSA_", env_file=None, extra="ignore")
+
+    env: Literal["dev", "test", "production"] = "dev"
+    database_url: str = "sqlite:///var/hub.db"
+    secret_key: SecretStr = SecretStr(DEV_SECRET)
+    # The chain's catalog prices are in this currency; every store must trade in it.
+    catalog_currency: str = "RUB"
+    # Web sessions: `__Host-` cookies require Secure, so plain-http development turns it off.
+    cookie_secure: bool = True
+    session_hours: int = Field(default=12, ge=1, le=24 * 30)
+    bearer_token_hours: int = Field(default=12, ge=1, le=24 * 30)
+    pairing_code_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    login_max_failures: int = Field(default=10, ge=1)
+    login_window_seconds: int = Field(default=60, ge=1)
+    feed_page_size: int = Field(default=5000, ge=1, le=50_000)
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    max_import_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
+    db_pool_size: int = Field(default=10, ge=1)
+    sqlite_busy_timeout_ms: int = Field(default=5000, ge=0)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    def unsafe_reasons(self) -> list[str]:
+        """What makes these settings unfit for production, one sentence each."""
+        reasons: list[str] = []
+        secret = self.secret_key.get_secret_value()
+        if secret == DEV_SECRET:
+            reasons.append(
+                "KASSA_SECRET_KEY is the development default: set a random value of "
+                "at least 32 characters (e.g. `python -c 'import secrets; "
+                "print(secrets.token_urlsafe(48))'`)."
+            )
+        elif len(secret) < 32:
+            reasons.append("KASSA_SECRET_KEY is shorter than 32 characters: use a longer one.")
+        if not self.cookie_secure:
+            reasons.append(
+                "KASSA_COOKIE_SECURE is false: session cookies would travel over plain HTTP; "
+                "serve the hub behind HTTPS and set it to true."
+            )
+        if self.database_url.startswith("sqlite") and ":memory:" in self.database_url:
+            reasons.append(
+                "KASSA_DATABASE_URL is an in-memory SQLite database: every sale would be lost "
+                "on restart; use a file or PostgreSQL."
+            )
+        return reasons
+
+    def check_safe(self) -> None:
+        """Refuse to start in production with unsafe settings."""
+        if self.env != "production":
+            return
+        reasons = self.unsafe_reasons()
+        if reasons:
+            raise UnsafeSettingsError(
+                "Refusing to start with unsafe production settings:\n- " + "\n- ".join(reasons)
+            )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,97 @@
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from hub.text import Email, Name, Secret
+
+Role = Literal["owner", "manager", "cashier"]
+Pin = Annotated[str, StringConstraints(pattern=r"^[0-9]{4,8}$")]
+DiscountBp = Annotated[int, Field(strict=True, ge=0, le=10000)]
+MIN_PASSWORD = 12
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class UserCreate(_In):
+    name: Name
+    role: Role
+    store_id: Annotated[int, Field(strict=True, ge=1, le=2**63 - 1)] | None = None
+    email: Email | None = None
+    password: Secret | None = None
+    pin: Pin | None = None
+    max_discount_bp: DiscountBp = 0
+
+    @model_validator(mode="after")
+    def _consistent(self) -> UserCreate:
+        if self.role == "owner" and self.store_id is not None:
+            raise ValueError("store_id: owners belong to every store; leave store_id out")
+        if self.role != "owner" and self.store_id is None:
+            raise ValueError("store_id: managers and cashiers need the id of their store")
+        if self.role in ("owner", "manager") and (not self.email or not self.password):
+            raise ValueError("email and password are required for owners and managers")
+        if self.password is not None and len(self.password) < MIN_PASSWORD:
+            raise ValueError(f"password: use at least {MIN_PASSWORD} characters")
+        if self.role == "cashier" and self.pin is None:
+            raise ValueError("pin: a cashier needs a 4-8 digit PIN to sign in at the till")
+        return self
+
+
+class UserUpdate(_In):
+    name: Name | None = None
+    active: bool | None = None
+    max_discount_bp: DiscountBp | None = None
+    password: Secret | None = Field(default=None, min_length=MIN_PASSWORD)
+
+
+class PinSet(_In):
+    pin: Pin
+
+
+class UserOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    name: str
+    email: str | None
+    role: Role
+    store_id: int | None
+    max_discount_bp: int
+    active: bool
+    has_pin: bool
+    created_at: dt.datetime
+
+
+class TokenOut(BaseModel):
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_in: int | None
+
+
+class SessionOut(BaseModel):
+    csrf_token: str
+    user: UserOut
+
+
+class ApiTokenCreate(_In):
+    name: Name
+    days: Annotated[int, Field(strict=True, ge=1, le=3650)] | None = None
+
+
+class ApiTokenOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    name: str
+    created_at: dt.datetime
+    expires_at: dt.datetime | None
+    last_used_at: dt.datetime | None
+    revoked_at: dt.datetime | None
+
+
+class ApiTokenCreated(ApiTokenOut):
+    token: str = Field(description="Shown once; only its hash is stored.")

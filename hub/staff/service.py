@@ -1,0 +1,258 @@
+"""Staff use-cases: users, PINs, sign-in with throttling, sessions and API tokens."""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from hub.access import Principal
+from hub.audit import service as audit
+from hub.db import Database, next_change_seq, utcnow
+from hub.errors import ApiError, not_found
+from hub.staff import security, throttle
+from hub.staff.models import AccessToken, User
+from hub.staff.schemas import ApiTokenCreate, UserCreate, UserOut, UserUpdate
+from hub.stores.models import Store
+
+BAD_LOGIN = "incorrect email or password"
+
+
+def user_out(user: User) -> UserOut:
+    return UserOut.model_validate(
+        {
+            **{k: getattr(user, k) for k in UserOut.model_fields if k != "has_pin"},
+            "has_pin": user.pin_hash is not None,
+        }
+    )
+
+
+def _check_may_manage(actor: Principal | None, *, role: str, store_id: int | None) -> None:
+    if actor is None or actor.is_owner:
+        return
+    if actor.role == "manager" and role == "cashier" and store_id == actor.store_id:
+        return
+    raise ApiError(403, "forbidden", "managers manage only the cashiers of their own store")
+
+
+def create_user(session: Session, *, actor: Principal | None, data: UserCreate) -> User:
+    _check_may_manage(actor, role=data.role, store_id=data.store_id)
+    if data.store_id is not None and session.get(Store, data.store_id) is None:
+        raise ApiError(422, "unknown_store", "no store with this id", loc=["body", "store_id"])
+    if data.email and session.scalars(select(User.id).where(User.email == data.email)).first():
+        raise ApiError(409, "duplicate", "a user with this e-mail exists", loc=["body", "email"])
+    user = User(
+        name=data.name,
+        role=data.role,
+        store_id=data.store_id,
+        email=data.email,
+        password_hash=security.hash_secret(data.password) if data.password else None,
+        pin_hash=security.hash_secret(data.pin) if data.pin else None,
+        max_discount_bp=data.max_discount_bp,
+        change_seq=next_change_seq(session),
+    )
+    session.add(user)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="user.create",
+        entity="user",
+        entity_id=user.id,
+        store_id=user.store_id,
+        after=audit.snapshot(user),
+    )
+    return user
+
+
+def get_user(session: Session, *, actor: Principal, user_id: int) -> User:
+    user = session.get(User, user_id)
+    if user is None:
+        raise not_found("user", "user_id")
+    if actor.id != user.id:
+        _check_may_manage(actor, role=user.role, store_id=user.store_id)
+    return user
+
+
+def list_users(session: Session, *, actor: Principal) -> list[User]:
+    query = select(User).order_by(User.id)
+    if not actor.is_owner:
+        query = query.where(User.store_id == actor.store_id, User.role == "cashier")
+    return list(session.scalars(query))
+
+
+def update_user(session: Session, *, actor: Principal, user_id: int, data: UserUpdate) -> User:
+    user = get_user(session, actor=actor, user_id=user_id)
+    changes = data.model_dump(exclude_unset=True)
+    for key, value in changes.items():
+        if value is None:
+            raise ApiError(422, "null", f"{key} cannot be null", loc=["body", key])
+    if user.id == actor.id and changes.get("active") is False:
+        raise ApiError(422, "self", "you cannot disable your own account", loc=["body", "active"])
+    before = audit.snapshot(user)
+    if "password" in changes:
+        user.password_hash = security.hash_secret(changes.pop("password"))
+        _revoke_tokens(session, user.id, kinds=("session", "bearer"))
+    for key, value in changes.items():
+        setattr(user, key, value)
+    if changes.get("active") is False:
+        _revoke_tokens(session, user.id, kinds=("session", "bearer", "api"))
+    user.change_seq = next_change_seq(session)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="user.update",
+        entity="user",
+        entity_id=user.id,
+        store_id=user.store_id,
+        before=before,
+        after=audit.snapshot(user),
+    )
+    return user
+
+
+def set_pin(session: Session, *, actor: Principal, user_id: int, pin: str) -> User:
+    user = get_user(session, actor=actor, user_id=user_id)
+    if user.role != "cashier":
+        raise ApiError(422, "not_cashier", "only cashiers have till PINs", loc=["path", "user_id"])
+    before = audit.snapshot(user)
+    user.pin_hash = security.hash_secret(pin)
+    user.change_seq = next_change_seq(session)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="user.set_pin",
+        entity="user",
+        entity_id=user.id,
+        store_id=user.store_id,
+        before=before,
+        after=audit.snapshot(user),
+    )
+    return user
+
+
+def _revoke_tokens(session: Session, user_id: int, *, kinds: tuple[str, ...]) -> None:
+    session.execute(
+        update(AccessToken)
+        .where(
+            AccessToken.user_id == user_id,
+            AccessToken.kind.in_(kinds),
+            AccessToken.revoked_at.is_(None),
+        )
+        .values(revoked_at=utcnow())
+    )
+
+
+# --- sign-in -------------------------------------------------------------------------------
+
+
+def authenticate(
+    db: Database,
+    *,
+    email: str,
+    password: str,
+    ip: str | None,
+    max_failures: int,
+    window_seconds: int,
+) -> User:
+    """Check e-mail and password with throttling; unknown user and wrong password look alike."""
+    email = email.strip().lower()
+    # The ip key is shared by everyone behind one NAT: give it more room than one account.
+    limits = {f"login-user:{email}": max_failures}
+    if ip:
+        limits[f"login-ip:{ip}"] = max_failures * 5
+    throttle.check(db, limits, window_seconds=window_seconds, field="username")
+    with db.read() as s:
+        user = s.scalars(select(User).where(User.email == email)).one_or_none()
+    ok = security.verify_secret(user.password_hash if user else None, password)
+    if ok and user is not None and user.active:
+        return user
+    throttle.record_failure(db, list(limits))
+    raise ApiError(
+        401,
+        "bad_credentials",
+        BAD_LOGIN,
+        field="username",
+        loc=["body", "username"],
+        headers={"WWW-Authenticate": "Bearer"},
+    )
+
+
+def issue_token(
+    session: Session, *, user: User, kind: str, hours: int | None, name: str = ""
+) -> tuple[str, AccessToken]:
+    prefix = {
+        "session": security.SESSION_PREFIX,
+        "bearer": security.BEARER_PREFIX,
+        "api": security.API_PREFIX,
+    }[kind]
+    token, digest = security.new_token(prefix)
+    row = AccessToken(
+        token_hash=digest,
+        kind=kind,
+        user_id=user.id,
+        name=name,
+        csrf_token=secrets.token_urlsafe(32) if kind == "session" else None,
+        expires_at=utcnow() + dt.timedelta(hours=hours) if hours else None,
+    )
+    session.add(row)
+    session.flush()
+    return token, row
+
+
+def revoke_current(session: Session, *, actor: Principal) -> None:
+    if actor.token_id is not None:
+        session.execute(
+            update(AccessToken).where(AccessToken.id == actor.token_id).values(revoked_at=utcnow())
+        )
+
+
+def create_api_token(
+    session: Session, *, actor: Principal, data: ApiTokenCreate
+) -> tuple[str, AccessToken]:
+    user = session.get(User, actor.id)
+    assert user is not None
+    token, row = issue_token(
+        session, user=user, kind="api", hours=data.days * 24 if data.days else None, name=data.name
+    )
+    audit.record(
+        session,
+        actor=actor,
+        action="api_token.create",
+        entity="access_token",
+        entity_id=row.id,
+        store_id=user.store_id,
+        after={"name": row.name, "expires_at": str(row.expires_at)},
+    )
+    return token, row
+
+
+def list_api_tokens(session: Session, *, actor: Principal) -> list[AccessToken]:
+    return list(
+        session.scalars(
+            select(AccessToken)
+            .where(AccessToken.user_id == actor.id, AccessToken.kind == "api")
+            .order_by(AccessToken.id)
+        )
+    )
+
+
+def revoke_api_token(session: Session, *, actor: Principal, token_id: int) -> AccessToken:
+    row = session.get(AccessToken, token_id)
+    if row is None or row.kind != "api" or row.user_id != actor.id:
+        raise not_found("API token", "token_id")
+    if row.revoked_at is None:
+        row.revoked_at = utcnow()
+        audit.record(
+            session,
+            actor=actor,
+            action="api_token.revoke",
+            entity="access_token",
+            entity_id=row.id,
+            store_id=actor.store_id,
+        )
+    return row

@@ -1,0 +1,1 @@
+"""Stores: name, address, time zone, currency, receipt texts and language."""

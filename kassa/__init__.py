@@ -1,0 +1,1 @@
+"""Composition root: the one `kassa` CLI and the demo."""

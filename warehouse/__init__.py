@@ -1,0 +1,1 @@
+"""DuckDB warehouse: extract, staging, facts, marts and quality suites (issue 5)."""
