@@ -51,8 +51,8 @@ class ApiError(Exception):
         self.status = status
         self.code = code
         self.message = message
-        self.field = field or ""
         self.loc = list(loc) if loc is not None else (field.split(".") if field else [])
+        self.field = field or _field_of(self.loc)
         self.headers = headers
 
 
@@ -64,9 +64,12 @@ def error_body(items: list[dict[str, Any]]) -> dict[str, Any]:
     return {"detail": items}
 
 
+def _field_of(loc: Sequence[str | int]) -> str:
+    return ".".join(str(p) for p in loc if p not in ("body", "query", "path", "header"))
+
+
 def item(loc: Sequence[str | int], code: str, msg: str) -> dict[str, Any]:
-    field = ".".join(str(p) for p in loc if p not in ("body", "query", "path", "header"))
-    return {"loc": list(loc), "field": field, "type": code, "msg": msg}
+    return {"loc": list(loc), "field": _field_of(loc), "type": code, "msg": msg}
 
 
 def _validation_items(exc: RequestValidationError) -> tuple[int, list[dict[str, Any]]]:
@@ -84,7 +87,7 @@ def _validation_items(exc: RequestValidationError) -> tuple[int, list[dict[str, 
 def install(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
-        body = error_body([item(exc.loc or [exc.field], exc.code, exc.message)])
+        body = error_body([item(exc.loc, exc.code, exc.message)])
         return JSONResponse(body, status_code=exc.status, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)

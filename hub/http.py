@@ -35,7 +35,8 @@ class KassaRoute(APIRoute):
                     raise ApiError(
                         415,
                         "unsupported_media_type",
-                        f"send the body as {' or '.join(sorted(expects))}, not {media or 'nothing'}",
+                        f"send the body as {' or '.join(sorted(expects))}, "
+                        f"not {media or 'nothing'}",
                         field="content-type",
                         loc=["header", "content-type"],
                     )

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pytest
 
-os.environ.setdefault("ESCPOS_CAPABILITIES_PICKLE_DIR", "/tmp/kassa-escpos-cache")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
 PG_URL = os.environ.get("KASSA_TEST_POSTGRES_URL", "")
@@ -75,9 +74,8 @@ def postgres_migrated() -> str:
 def _wipe_postgres(url: str) -> None:
     from sqlalchemy import create_engine, text
 
-    from hub.db import Base, normalize_url
-
     import hub.models  # noqa: F401
+    from hub.db import Base, normalize_url
 
     engine = create_engine(normalize_url(url))
     tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
@@ -162,14 +160,30 @@ class World:
     def actor(self, who: str):  # type: ignore[no-untyped-def]
         from hub.access import Principal
 
-        role = {"owner": "owner", "manager_a": "manager", "manager_b": "manager",
-                "cashier_a": "cashier"}[who]
-        store = {"owner": None, "manager_a": self.store_a, "manager_b": self.store_b,
-                 "cashier_a": self.store_a}[who]
+        role = {
+            "owner": "owner",
+            "manager_a": "manager",
+            "manager_b": "manager",
+            "cashier_a": "cashier",
+        }[who]
+        store = {
+            "owner": None,
+            "manager_a": self.store_a,
+            "manager_b": self.store_b,
+            "cashier_a": self.store_a,
+        }[who]
         return Principal("user", self.ids[who], role, store, who, "bearer")
 
 
-ROLES = ("anonymous", "device_a", "revoked_device_a", "cashier_a", "manager_a", "owner", "manager_b")
+ROLES = (
+    "anonymous",
+    "device_a",
+    "revoked_device_a",
+    "cashier_a",
+    "manager_a",
+    "owner",
+    "manager_b",
+)
 
 
 @pytest.fixture
@@ -183,20 +197,34 @@ def world(db) -> World:  # type: ignore[no-untyped-def]
     with db.write() as s:
         stores = []
         for name in ("Магазин А", "Магазин Б"):
-            store = Store(name=name, address="ул. Ленина, 1", timezone="Europe/Moscow",
-                          currency="RUB", language="ru", change_seq=next_change_seq(s))
+            store = Store(
+                name=name,
+                address="ул. Ленина, 1",
+                timezone="Europe/Moscow",
+                currency="RUB",
+                language="ru",
+                change_seq=next_change_seq(s),
+            )
             s.add(store)
             stores.append(store)
         s.flush()
         a, b = stores[0].id, stores[1].id
         people = {
             "owner": User(email="owner@example.com", name="Владелец", role="owner"),
-            "manager_a": User(email="manager.a@example.com", name="Менеджер А", role="manager",
-                              store_id=a),
-            "manager_b": User(email="manager.b@example.com", name="Менеджер Б", role="manager",
-                              store_id=b),
-            "cashier_a": User(email="cashier.a@example.com", name="Кассир А", role="cashier",
-                              store_id=a, pin_hash=_hash(PIN), max_discount_bp=500),
+            "manager_a": User(
+                email="manager.a@example.com", name="Менеджер А", role="manager", store_id=a
+            ),
+            "manager_b": User(
+                email="manager.b@example.com", name="Менеджер Б", role="manager", store_id=b
+            ),
+            "cashier_a": User(
+                email="cashier.a@example.com",
+                name="Кассир А",
+                role="cashier",
+                store_id=a,
+                pin_hash=_hash(PIN),
+                max_discount_bp=500,
+            ),
         }
         for user in people.values():
             user.password_hash = _hash(PASSWORD)
@@ -210,8 +238,12 @@ def world(db) -> World:  # type: ignore[no-untyped-def]
             w.tokens[who] = token
         for who, revoked in (("device_a", False), ("revoked_device_a", True)):
             token, digest = security.new_token(security.DEVICE_PREFIX)
-            device = Device(store_id=a, name=f"Касса {who}", token_hash=digest,
-                            revoked_at=utcnow() if revoked else None)
+            device = Device(
+                store_id=a,
+                name=f"Касса {who}",
+                token_hash=digest,
+                revoked_at=utcnow() if revoked else None,
+            )
             s.add(device)
             s.flush()
             w.ids[who] = device.id

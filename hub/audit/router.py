@@ -17,8 +17,9 @@ Limit = Annotated[int, Query(ge=1, le=1000)]
 Before = Annotated[int | None, Query(ge=1, le=2**63 - 1, description="page: ids below this")]
 
 
-def _page(db: DbDep, *, store_id: int | None, action: str | None, limit: int, before: int | None
-          ) -> list[AuditOut]:
+def _page(
+    db: DbDep, *, store_id: int | None, action: str | None, limit: int, before: int | None
+) -> list[AuditOut]:
     query = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
     if store_id is not None:
         query = query.where(AuditEntry.store_id == store_id)
@@ -32,7 +33,10 @@ def _page(db: DbDep, *, store_id: int | None, action: str | None, limit: int, be
 
 @router.get("/api/v1/audit", responses=responses(401, 403, 422))
 def chain_audit(
-    db: DbDep, actor: OwnerDep, action: Code | None = None, limit: Limit = 100,
+    db: DbDep,
+    actor: OwnerDep,
+    action: Code | None = None,
+    limit: Limit = 100,
     before: Before = None,
 ) -> list[AuditOut]:
     """The whole chain's audit log, newest first (owners)."""
@@ -41,8 +45,12 @@ def chain_audit(
 
 @router.get("/api/v1/stores/{store_id}/audit", responses=responses(401, 403, 422))
 def store_audit(
-    store_id: IdPath, db: DbDep, actor: StoreManagerDep, action: Code | None = None,
-    limit: Limit = 100, before: Before = None,
+    store_id: IdPath,
+    db: DbDep,
+    actor: StoreManagerDep,
+    action: Code | None = None,
+    limit: Limit = 100,
+    before: Before = None,
 ) -> list[AuditOut]:
     """One store's audit log, newest first."""
     return _page(db, store_id=store_id, action=action, limit=limit, before=before)

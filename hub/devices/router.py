@@ -20,9 +20,7 @@ router = APIRouter(tags=["devices"], route_class=KassaRoute)
 WRITE_ERRORS = responses(400, 401, 403, 404, 413, 415, 422)
 
 
-@router.post(
-    "/api/v1/stores/{store_id}/pairing-codes", status_code=201, responses=WRITE_ERRORS
-)
+@router.post("/api/v1/stores/{store_id}/pairing-codes", status_code=201, responses=WRITE_ERRORS)
 def create_pairing_code(
     store_id: IdPath,
     body: PairingCodeCreate,
@@ -56,7 +54,9 @@ def pair(body: PairRequest, db: DbDep, request: Request) -> PairResponse:
         ip=client_ip(request),
         window_seconds=request.app.state.settings.login_window_seconds,
     )
-    return PairResponse(device_id=device.id, store_id=device.store_id, name=device.name, token=token)
+    return PairResponse(
+        device_id=device.id, store_id=device.store_id, name=device.name, token=token
+    )
 
 
 @router.get("/api/v1/stores/{store_id}/devices", responses=responses(401, 403, 404, 422))

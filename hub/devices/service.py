@@ -108,7 +108,9 @@ def pair(
 
 
 def list_devices(session: Session, *, store_id: int) -> list[Device]:
-    return list(session.scalars(select(Device).where(Device.store_id == store_id).order_by(Device.id)))
+    return list(
+        session.scalars(select(Device).where(Device.store_id == store_id).order_by(Device.id))
+    )
 
 
 def revoke(session: Session, *, actor: Principal, store_id: int, device_id: int) -> Device:

@@ -25,8 +25,9 @@ def catalog_feed(
     db: DbDep,
     device: DeviceDep,
     request: Request,
-    cursor: Annotated[int, Query(ge=0, le=2**63 - 1, description="next_cursor of the last page")]
-    = 0,
+    cursor: Annotated[
+        int, Query(ge=0, le=2**63 - 1, description="next_cursor of the last page")
+    ] = 0,
     limit: Annotated[int | None, Query(ge=1, le=50_000)] = None,
     if_none_match: Annotated[str | None, Header(max_length=500)] = None,
 ) -> Response:
@@ -38,7 +39,10 @@ def catalog_feed(
     page_size = limit or request.app.state.settings.feed_page_size
     with db.read() as s:
         page = service.build_page(
-            s, store_id=device.store_id, cursor=cursor, limit=page_size,
+            s,
+            store_id=device.store_id,
+            cursor=cursor,
+            limit=page_size,
             if_none_match=if_none_match,
         )
     headers = {"ETag": page.etag, "Cache-Control": "private, no-cache"}

@@ -69,7 +69,9 @@ def build_page(
         ("store", session.scalars(window(Store, select(Store).where(Store.id == store_id)))),
         (
             "cashier",
-            session.scalars(window(User, select(User).where(User.role.in_(("cashier", "manager"))))),
+            session.scalars(
+                window(User, select(User).where(User.role.in_(("cashier", "manager"))))
+            ),
         ),
     ):
         candidates.extend((row.change_seq, kind, row) for row in rows)
@@ -80,8 +82,14 @@ def build_page(
     next_cursor = page[-1][0] if has_more else high
     return FeedPage(
         etag=etag,
-        delta=_delta(session, page, store_id=store_id, cursor=cursor, next_cursor=next_cursor,
-                     has_more=has_more),
+        delta=_delta(
+            session,
+            page,
+            store_id=store_id,
+            cursor=cursor,
+            next_cursor=next_cursor,
+            has_more=has_more,
+        ),
     )
 
 

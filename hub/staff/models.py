@@ -57,7 +57,7 @@ class AccessToken(Base):
 
 
 class LoginFailure(Base):
-    """One row per failed login; throttling counts them in a sliding window (works across workers)."""
+    """One row per failed attempt; throttling counts them in a sliding window across workers."""
 
     __tablename__ = "login_failure"
 

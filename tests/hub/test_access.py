@@ -17,24 +17,49 @@ from tests.conftest import ROLES
 EXPECTED = {
     "public": dict.fromkeys(ROLES, "ok"),
     "staff": {
-        "anonymous": 401, "device_a": 403, "revoked_device_a": 401, "cashier_a": "ok",
-        "manager_a": "ok", "owner": "ok", "manager_b": "ok",
+        "anonymous": 401,
+        "device_a": 403,
+        "revoked_device_a": 401,
+        "cashier_a": "ok",
+        "manager_a": "ok",
+        "owner": "ok",
+        "manager_b": "ok",
     },
     "manager": {
-        "anonymous": 401, "device_a": 403, "revoked_device_a": 401, "cashier_a": 403,
-        "manager_a": "ok", "owner": "ok", "manager_b": "ok",
+        "anonymous": 401,
+        "device_a": 403,
+        "revoked_device_a": 401,
+        "cashier_a": 403,
+        "manager_a": "ok",
+        "owner": "ok",
+        "manager_b": "ok",
     },
     "owner": {
-        "anonymous": 401, "device_a": 403, "revoked_device_a": 401, "cashier_a": 403,
-        "manager_a": 403, "owner": "ok", "manager_b": 403,
+        "anonymous": 401,
+        "device_a": 403,
+        "revoked_device_a": 401,
+        "cashier_a": 403,
+        "manager_a": 403,
+        "owner": "ok",
+        "manager_b": 403,
     },
     "store_manager": {
-        "anonymous": 401, "device_a": 403, "revoked_device_a": 401, "cashier_a": 403,
-        "manager_a": "ok", "owner": "ok", "manager_b": 403,
+        "anonymous": 401,
+        "device_a": 403,
+        "revoked_device_a": 401,
+        "cashier_a": 403,
+        "manager_a": "ok",
+        "owner": "ok",
+        "manager_b": 403,
     },
     "device": {
-        "anonymous": 401, "device_a": "ok", "revoked_device_a": 401, "cashier_a": 403,
-        "manager_a": 403, "owner": 403, "manager_b": 403,
+        "anonymous": 401,
+        "device_a": "ok",
+        "revoked_device_a": 401,
+        "cashier_a": 403,
+        "manager_a": 403,
+        "owner": 403,
+        "manager_b": 403,
     },
 }
 # Routes whose service narrows the policy further for a resource of store A.
@@ -47,8 +72,15 @@ NARROWER = {
 SAMPLE_BODIES = {("PUT", "/api/v1/users/{user_id}/pin"): {"pin": "5555"}}
 # Order matters: a route like "revoke device" run by an allowed role must not disarm a later
 # role's check, so roles that are refused go first.
-ORDER = ("anonymous", "revoked_device_a", "device_a", "cashier_a", "manager_b", "manager_a",
-         "owner")
+ORDER = (
+    "anonymous",
+    "revoked_device_a",
+    "device_a",
+    "cashier_a",
+    "manager_b",
+    "manager_a",
+    "owner",
+)
 
 
 def _policies(route: APIRoute) -> list[str]:

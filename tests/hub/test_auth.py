@@ -39,7 +39,9 @@ def test_tokens_are_stored_hashed(client, world, db) -> None:  # type: ignore[no
     assert all(len(h) == 64 for h in stored)
 
 
-def test_eleventh_failure_in_a_minute_is_throttled_even_with_the_right_password(client, world) -> None:  # type: ignore[no-untyped-def]
+def test_eleventh_failure_in_a_minute_is_throttled_even_with_the_right_password(
+    client, world
+) -> None:  # type: ignore[no-untyped-def]
     for _ in range(10):
         assert _login(client, "manager.a@example.com", "wrong password").status_code == 401
     response = _login(client, "manager.a@example.com", PASSWORD)

@@ -18,12 +18,21 @@ from hub.stores.models import Store
 ENDPOINTS = [
     ("POST", "/api/v1/stores", "owner", {"name": "Новый", "timezone": "UTC"}, None),
     ("PATCH", "/api/v1/stores/{a}", "owner", {"name": "Другое имя"}, None),
-    ("POST", "/api/v1/users", "owner",
-     {"name": "Кассир", "role": "cashier", "store_id": "{a}", "pin": "1234"}, "max_discount_bp"),
+    (
+        "POST",
+        "/api/v1/users",
+        "owner",
+        {"name": "Кассир", "role": "cashier", "store_id": "{a}", "pin": "1234"},
+        "max_discount_bp",
+    ),
     ("POST", "/api/v1/stores/{a}/pairing-codes", "manager_a", {"device_name": "Касса"}, None),
-    ("POST", "/api/v1/catalog/products", "manager_a",
-     {"sku": "X1", "name": "Хлеб", "unit": "piece", "price_minor": 5000, "tax_rate_id": "{t}"},
-     "price_minor"),
+    (
+        "POST",
+        "/api/v1/catalog/products",
+        "manager_a",
+        {"sku": "X1", "name": "Хлеб", "unit": "piece", "price_minor": 5000, "tax_rate_id": "{t}"},
+        "price_minor",
+    ),
 ]
 
 
@@ -63,30 +72,60 @@ def _raw_cases(body: dict, numeric: str | None) -> list[tuple[str, bytes, str, s
     cases = [
         ("malformed JSON", b"{not json", "application/json", {400}),
         ("truncated JSON", text[: len(text) // 2].encode(), "application/json", {400}),
-        ("invalid UTF-8", text.replace(first_key, first_key).encode()[:-1] + b'\xff"}',
-         "application/json", {400, 422}),
-        ("NUL byte", json.dumps({**body, first_key: "a\u0000b"}).encode(), "application/json",
-         {422}),
-        ("lone surrogate", json.dumps({**body, first_key: "a\ud800b"}).encode(),
-         "application/json", {422}),
-        ("unexpected field", json.dumps({**body, "card_number": "4111111111111111"}).encode(),
-         "application/json", {422}),
+        (
+            "invalid UTF-8",
+            text.replace(first_key, first_key).encode()[:-1] + b'\xff"}',
+            "application/json",
+            {400, 422},
+        ),
+        (
+            "NUL byte",
+            json.dumps({**body, first_key: "a\u0000b"}).encode(),
+            "application/json",
+            {422},
+        ),
+        (
+            "lone surrogate",
+            json.dumps({**body, first_key: "a\ud800b"}).encode(),
+            "application/json",
+            {422},
+        ),
+        (
+            "unexpected field",
+            json.dumps({**body, "card_number": "4111111111111111"}).encode(),
+            "application/json",
+            {422},
+        ),
         ("wrong content type", text.encode(), "text/plain", {415}),
         ("form instead of JSON", b"name=x", "application/x-www-form-urlencoded", {415}),
-        ("over 1 MiB", b'{"name": "' + b"x" * (1024 * 1024 + 10) + b'"}', "application/json",
-         {413}),
+        (
+            "over 1 MiB",
+            b'{"name": "' + b"x" * (1024 * 1024 + 10) + b'"}',
+            "application/json",
+            {413},
+        ),
     ]
     if numeric:
-        for label, literal in [("2^63", str(2**63)), ("1e999", "1e999"), ("NaN", "NaN"),
-                               ("Infinity", "Infinity"), ("0.1", "0.1"), ("true", "true"),
-                               ("string", '"5"'), ("negative", "-1")]:
+        for label, literal in [
+            ("2^63", str(2**63)),
+            ("1e999", "1e999"),
+            ("NaN", "NaN"),
+            ("Infinity", "Infinity"),
+            ("0.1", "0.1"),
+            ("true", "true"),
+            ("string", '"5"'),
+            ("negative", "-1"),
+        ]:
             raw = json.dumps({**body, numeric: 12345}).replace("12345", literal)
             cases.append((f"{numeric}={label}", raw.encode(), "application/json", {422}))
     return cases
 
 
-@pytest.mark.parametrize(("method", "path", "who", "body", "numeric"), ENDPOINTS,
-                         ids=[f"{m} {p}" for m, p, *_ in ENDPOINTS])
+@pytest.mark.parametrize(
+    ("method", "path", "who", "body", "numeric"),
+    ENDPOINTS,
+    ids=[f"{m} {p}" for m, p, *_ in ENDPOINTS],
+)
 def test_bad_bodies_are_refused_and_write_nothing(  # type: ignore[no-untyped-def]
     client, world, db, tax_rate, method, path, who, body, numeric
 ) -> None:
@@ -95,7 +134,9 @@ def test_bad_bodies_are_refused_and_write_nothing(  # type: ignore[no-untyped-de
     before = _counts(db)
     for label, raw, content_type, expected in _raw_cases(body, numeric):
         response = client.request(
-            method, url, content=raw,
+            method,
+            url,
+            content=raw,
             headers={**world.headers(who), "Content-Type": content_type},
         )
         assert response.status_code in expected, (label, response.status_code, response.text)
@@ -121,7 +162,8 @@ def test_streamed_body_over_the_limit_is_413(client, world, db) -> None:  # type
 
     before = _counts(db)
     response = client.post(
-        "/api/v1/stores", content=chunks(),
+        "/api/v1/stores",
+        content=chunks(),
         headers={**world.headers("owner"), "Content-Type": "application/json"},
     )
     assert response.status_code == 413

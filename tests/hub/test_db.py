@@ -35,9 +35,14 @@ def test_change_seq_blocks_are_monotonic(db) -> None:  # type: ignore[no-untyped
 def test_rolled_back_writes_release_nothing(db) -> None:  # type: ignore[no-untyped-def]
     with db.read() as s:
         before = current_change_seq(s)
-    with pytest.raises(RuntimeError), db.write() as s:
-        next_change_seq(s, 5)
-        raise RuntimeError("boom")
+
+    def fail_midway() -> None:
+        with db.write() as s:
+            next_change_seq(s, 5)
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        fail_midway()
     with db.read() as s:
         assert current_change_seq(s) == before
 

@@ -6,8 +6,11 @@ from hub.devices.models import Device
 
 
 def _code(client, world, who: str = "manager_a") -> str:  # type: ignore[no-untyped-def]
-    response = client.post(f"/api/v1/stores/{world.store_a}/pairing-codes",
-                           json={"device_name": "Касса 3"}, headers=world.headers(who))
+    response = client.post(
+        f"/api/v1/stores/{world.store_a}/pairing-codes",
+        json={"device_name": "Касса 3"},
+        headers=world.headers(who),
+    )
     assert response.status_code == 201, response.text
     return str(response.json()["code"])
 
@@ -33,8 +36,10 @@ def test_pairing_code_is_one_time_and_binds_the_store(client, world, db) -> None
 def test_bad_codes_write_nothing_and_get_throttled(client, world, db) -> None:  # type: ignore[no-untyped-def]
     with db.read() as s:
         before = s.scalar(select(func.count()).select_from(Device))
-    statuses = [client.post("/api/v1/devices/pair", json={"code": "AAAA-BBBB-CCCC"}).status_code
-                for _ in range(21)]
+    statuses = [
+        client.post("/api/v1/devices/pair", json={"code": "AAAA-BBBB-CCCC"}).status_code
+        for _ in range(21)
+    ]
     assert statuses[:20] == [422] * 20
     assert statuses[20] == 429
     with db.read() as s:
@@ -44,15 +49,18 @@ def test_bad_codes_write_nothing_and_get_throttled(client, world, db) -> None:  
 def test_revoke_is_immediate_and_listed(client, world) -> None:  # type: ignore[no-untyped-def]
     device_id = world.ids["device_a"]
     assert client.get("/api/v1/till/device", headers=world.headers("device_a")).status_code == 200
-    revoked = client.post(f"/api/v1/stores/{world.store_a}/devices/{device_id}/revoke",
-                          headers=world.headers("manager_a"))
+    revoked = client.post(
+        f"/api/v1/stores/{world.store_a}/devices/{device_id}/revoke",
+        headers=world.headers("manager_a"),
+    )
     assert revoked.status_code == 200
     assert revoked.json()["revoked_at"] is not None
     after = client.get("/api/v1/till/device", headers=world.headers("device_a"))
     assert after.status_code == 401
     assert after.json()["detail"][0]["type"] == "device_revoked"
-    listed = client.get(f"/api/v1/stores/{world.store_a}/devices",
-                        headers=world.headers("manager_a")).json()
+    listed = client.get(
+        f"/api/v1/stores/{world.store_a}/devices", headers=world.headers("manager_a")
+    ).json()
     assert {d["id"] for d in listed} == {world.ids["device_a"], world.ids["revoked_device_a"]}
 
 

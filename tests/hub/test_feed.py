@@ -15,9 +15,15 @@ def _seed(db, n: int = 7) -> None:  # type: ignore[no-untyped-def]
         s.add_all([vat, cat])
         s.flush()
         for i in range(n):
-            product = Product(sku=f"SKU{i}", name=f"Молоко {i}", category_id=cat.id, unit="piece",
-                              price_minor=8990 + i, tax_rate_id=vat.id,
-                              change_seq=next_change_seq(s))
+            product = Product(
+                sku=f"SKU{i}",
+                name=f"Молоко {i}",
+                category_id=cat.id,
+                unit="piece",
+                price_minor=8990 + i,
+                tax_rate_id=vat.id,
+                change_seq=next_change_seq(s),
+            )
             product.barcodes = [Barcode(code=f"460000000{i:04d}")]
             s.add(product)
 
@@ -25,8 +31,9 @@ def _seed(db, n: int = 7) -> None:  # type: ignore[no-untyped-def]
 def _pages(client, headers, cursor: int = 0, limit: int = 3):  # type: ignore[no-untyped-def]
     pages = []
     while True:
-        response = client.get(f"/api/v1/till/catalog?cursor={cursor}&limit={limit}",
-                              headers=headers)
+        response = client.get(
+            f"/api/v1/till/catalog?cursor={cursor}&limit={limit}", headers=headers
+        )
         assert response.status_code == 200, response.text
         delta = CatalogDelta.model_validate_json(response.content)
         pages.append(delta)
@@ -54,24 +61,35 @@ def test_full_feed_pages_through_everything_once(client, world, db) -> None:  # 
     # Managers of store B reach store A's till only as inactive, without a PIN hash.
     assert cashiers[world.ids["manager_b"]].active is False
     assert cashiers[world.ids["manager_b"]].pin_hash is None
-    assert all(len(p.products) + len(p.categories) + len(p.tax_rates) + len(p.cashiers)
-               + (p.store is not None) <= 3 for p in pages)
+    assert all(
+        len(p.products)
+        + len(p.categories)
+        + len(p.tax_rates)
+        + len(p.cashiers)
+        + (p.store is not None)
+        <= 3
+        for p in pages
+    )
     assert cursor > 0
 
 
 def test_delta_after_a_price_change_and_etag(client, world, db) -> None:  # type: ignore[no-untyped-def]
     _seed(db)
     headers = world.headers("device_a")
-    _pages_, cursor, etag = _pages(client, headers, limit=1000)
-    unchanged = client.get(f"/api/v1/till/catalog?cursor={cursor}&limit=1000",
-                           headers={**headers, "If-None-Match": etag})
+    _, cursor, etag = _pages(client, headers, limit=1000)
+    unchanged = client.get(
+        f"/api/v1/till/catalog?cursor={cursor}&limit=1000",
+        headers={**headers, "If-None-Match": etag},
+    )
     assert unchanged.status_code == 304
     with db.write() as s:
         product = s.query(Product).filter_by(sku="SKU3").one()
         product.price_minor = 9999
         product.change_seq = next_change_seq(s)
-    changed = client.get(f"/api/v1/till/catalog?cursor={cursor}&limit=1000",
-                         headers={**headers, "If-None-Match": etag})
+    changed = client.get(
+        f"/api/v1/till/catalog?cursor={cursor}&limit=1000",
+        headers={**headers, "If-None-Match": etag},
+    )
     assert changed.status_code == 200
     delta = CatalogDelta.model_validate_json(changed.content)
     assert [(p.sku, p.price_minor) for p in delta.products] == [("SKU3", 9999)]
@@ -109,7 +127,8 @@ def test_a_cashier_moved_away_is_deactivated_on_the_old_till(client, world, db) 
 
 def test_bad_cursor_is_a_422_naming_it(client, world) -> None:  # type: ignore[no-untyped-def]
     for bad in ("-1", "abc", str(2**63), "1.5"):
-        response = client.get(f"/api/v1/till/catalog?cursor={bad}",
-                              headers=world.headers("device_a"))
+        response = client.get(
+            f"/api/v1/till/catalog?cursor={bad}", headers=world.headers("device_a")
+        )
         assert response.status_code == 422
         assert response.json()["detail"][0]["field"] == "cursor"

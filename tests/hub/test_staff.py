@@ -13,8 +13,13 @@ def _count(db, model) -> int:  # type: ignore[no-untyped-def]
 
 
 def test_manager_creates_a_cashier_with_a_hashed_pin(client, world, db) -> None:  # type: ignore[no-untyped-def]
-    body = {"name": "Ольга", "role": "cashier", "store_id": world.store_a, "pin": "0042",
-            "max_discount_bp": 1000}
+    body = {
+        "name": "Ольга",
+        "role": "cashier",
+        "store_id": world.store_a,
+        "pin": "0042",
+        "max_discount_bp": 1000,
+    }
     response = client.post("/api/v1/users", json=body, headers=world.headers("manager_a"))
     assert response.status_code == 201, response.text
     out = response.json()
@@ -31,8 +36,13 @@ def test_manager_creates_a_cashier_with_a_hashed_pin(client, world, db) -> None:
 def test_manager_cannot_create_staff_elsewhere_or_managers(client, world, db) -> None:  # type: ignore[no-untyped-def]
     before = _count(db, User)
     other_store = {"name": "X", "role": "cashier", "store_id": world.store_b, "pin": "1234"}
-    manager = {"name": "Y", "role": "manager", "store_id": world.store_a,
-               "email": "y@example.com", "password": "a long enough password"}
+    manager = {
+        "name": "Y",
+        "role": "manager",
+        "store_id": world.store_a,
+        "email": "y@example.com",
+        "password": "a long enough password",
+    }
     for body in (other_store, manager):
         response = client.post("/api/v1/users", json=body, headers=world.headers("manager_a"))
         assert response.status_code == 403
@@ -40,8 +50,13 @@ def test_manager_cannot_create_staff_elsewhere_or_managers(client, world, db) ->
 
 
 def test_owner_creates_a_manager_and_duplicate_email_names_the_field(client, world) -> None:  # type: ignore[no-untyped-def]
-    body = {"name": "Пётр", "role": "manager", "store_id": world.store_b,
-            "email": "Petr@Example.com", "password": "a long enough password"}
+    body = {
+        "name": "Пётр",
+        "role": "manager",
+        "store_id": world.store_b,
+        "email": "Petr@Example.com",
+        "password": "a long enough password",
+    }
     first = client.post("/api/v1/users", json=body, headers=world.headers("owner"))
     assert first.status_code == 201
     assert first.json()["email"] == "petr@example.com"
@@ -54,10 +69,26 @@ def test_bad_staff_input_names_the_field(client, world, db) -> None:  # type: ig
     before = _count(db, User)
     cases = [
         ({"name": "A", "role": "cashier", "store_id": world.store_a, "pin": "12"}, "pin"),
-        ({"name": "A", "role": "cashier", "store_id": world.store_a, "pin": "1234",
-          "max_discount_bp": 0.5}, "max_discount_bp"),
-        ({"name": "A", "role": "cashier", "store_id": world.store_a, "pin": "1234",
-          "card_number": "4111111111111111"}, "card_number"),
+        (
+            {
+                "name": "A",
+                "role": "cashier",
+                "store_id": world.store_a,
+                "pin": "1234",
+                "max_discount_bp": 0.5,
+            },
+            "max_discount_bp",
+        ),
+        (
+            {
+                "name": "A",
+                "role": "cashier",
+                "store_id": world.store_a,
+                "pin": "1234",
+                "card_number": "4111111111111111",
+            },
+            "card_number",
+        ),
         ({"name": "A\u0000", "role": "cashier", "store_id": world.store_a, "pin": "1234"}, "name"),
         ({"name": "A", "role": "cashier", "store_id": 2**63, "pin": "1234"}, "store_id"),
         ({"name": "A", "role": "king", "store_id": world.store_a, "pin": "1234"}, "role"),
@@ -80,7 +111,8 @@ def test_set_pin_bumps_change_seq(client, world, db) -> None:  # type: ignore[no
     with db.read() as s:
         before = s.get(User, world.ids["cashier_a"]).change_seq  # type: ignore[union-attr]
     response = client.put(
-        f"/api/v1/users/{world.ids['cashier_a']}/pin", json={"pin": "987654"},
+        f"/api/v1/users/{world.ids['cashier_a']}/pin",
+        json={"pin": "987654"},
         headers=world.headers("manager_a"),
     )
     assert response.status_code == 200

@@ -14,9 +14,15 @@ def _stores(db) -> int:  # type: ignore[no-untyped-def]
 
 
 def test_owner_creates_a_store_and_it_is_audited(client, world, db) -> None:  # type: ignore[no-untyped-def]
-    body = {"name": "Магазин «Берёзка»", "address": "г. Казань, ул. Баумана, 5",
-            "timezone": "Europe/Moscow", "currency": "RUB", "language": "ru",
-            "receipt_header": "Спасибо за покупку!", "receipt_footer": "ИНН 1234567890"}
+    body = {
+        "name": "Магазин «Берёзка»",
+        "address": "г. Казань, ул. Баумана, 5",
+        "timezone": "Europe/Moscow",
+        "currency": "RUB",
+        "language": "ru",
+        "receipt_header": "Спасибо за покупку!",
+        "receipt_footer": "ИНН 1234567890",
+    }
     response = client.post("/api/v1/stores", json=body, headers=world.headers("owner"))
     assert response.status_code == 201, response.text
     out = response.json()
@@ -41,13 +47,16 @@ def test_bad_store_input_names_the_field_and_writes_nothing(client, world, db) -
         ({**good, "surprise": 1}, "surprise"),
     ]
     for body, field in cases:
-        response = client.post("/api/v1/stores", content=json.dumps(body),
-                               headers={**world.headers("owner"),
-                                        "Content-Type": "application/json"})
+        response = client.post(
+            "/api/v1/stores",
+            content=json.dumps(body),
+            headers={**world.headers("owner"), "Content-Type": "application/json"},
+        )
         assert response.status_code == 422, (body, response.text)
         assert response.json()["detail"][0]["field"].endswith(field), response.text
-    dup = client.post("/api/v1/stores", json={**good, "name": "магазин а"},
-                      headers=world.headers("owner"))
+    dup = client.post(
+        "/api/v1/stores", json={**good, "name": "магазин а"}, headers=world.headers("owner")
+    )
     assert dup.status_code == 409
     assert dup.json()["detail"][0]["field"] == "name"
     assert _stores(db) == before
@@ -55,20 +64,27 @@ def test_bad_store_input_names_the_field_and_writes_nothing(client, world, db) -
 
 def test_sql_ish_names_are_stored_verbatim(client, world) -> None:  # type: ignore[no-untyped-def]
     name = "Robert'); DROP TABLE store;-- 100% _x_"
-    response = client.post("/api/v1/stores", json={"name": name, "timezone": "UTC"},
-                           headers=world.headers("owner"))
+    response = client.post(
+        "/api/v1/stores", json={"name": name, "timezone": "UTC"}, headers=world.headers("owner")
+    )
     assert response.status_code == 201
     got = client.get(f"/api/v1/stores/{response.json()['id']}", headers=world.headers("owner"))
     assert got.json()["name"] == name
 
 
 def test_manager_updates_own_store_only(client, world) -> None:  # type: ignore[no-untyped-def]
-    own = client.patch(f"/api/v1/stores/{world.store_a}", json={"receipt_footer": "Ждём снова"},
-                       headers=world.headers("manager_a"))
+    own = client.patch(
+        f"/api/v1/stores/{world.store_a}",
+        json={"receipt_footer": "Ждём снова"},
+        headers=world.headers("manager_a"),
+    )
     assert own.status_code == 200
     assert own.json()["receipt_footer"] == "Ждём снова"
-    other = client.patch(f"/api/v1/stores/{world.store_b}", json={"receipt_footer": "x"},
-                         headers=world.headers("manager_a"))
+    other = client.patch(
+        f"/api/v1/stores/{world.store_b}",
+        json={"receipt_footer": "x"},
+        headers=world.headers("manager_a"),
+    )
     assert other.status_code == 403
     listed = client.get("/api/v1/stores", headers=world.headers("manager_a")).json()
     assert [s["id"] for s in listed] == [world.store_a]
@@ -76,7 +92,8 @@ def test_manager_updates_own_store_only(client, world) -> None:  # type: ignore[
 
 
 def test_null_for_a_required_setting_is_refused(client, world) -> None:  # type: ignore[no-untyped-def]
-    response = client.patch(f"/api/v1/stores/{world.store_a}", json={"name": None},
-                            headers=world.headers("owner"))
+    response = client.patch(
+        f"/api/v1/stores/{world.store_a}", json={"name": None}, headers=world.headers("owner")
+    )
     assert response.status_code == 422
     assert response.json()["detail"][0]["field"] == "name"
