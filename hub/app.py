@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.middleware.gzip import GZipMiddleware
 
 from hub import access, errors
 from hub.db import Database
@@ -53,6 +54,9 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         )
 
     _mark_framework_routes_public(app)
+    # The full till feed is ~26 MiB of JSON for 100k products, ~4 MiB gzipped: shop uplinks
+    # matter more than the hub's CPU.
+    app.add_middleware(GZipMiddleware, minimum_size=2048, compresslevel=5)
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(
         BodyLimitMiddleware,

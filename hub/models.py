@@ -1,4 +1,4 @@
-"""Imports every domain's ORM models so `Base.metadata` is complete (Alembic, tests, warehouse contract)."""
+"""Every domain's ORM models, so `Base.metadata` is complete (Alembic, tests, warehouse)."""
 
 from hub.audit.models import AuditEntry
 from hub.catalog.models import Barcode, Category, Product, TaxRate, WeightTemplate

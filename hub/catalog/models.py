@@ -4,7 +4,7 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import CheckConstraint, ForeignKey, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from hub.db import Base, utcnow
@@ -41,7 +41,17 @@ class TaxRate(Base):
 
 class Category(Base):
     __tablename__ = "category"
-    __table_args__ = (UniqueConstraint("parent_id", "name"),)
+    __table_args__ = (
+        UniqueConstraint("parent_id", "name"),
+        # NULLs are distinct in the constraint above: top-level names need their own index.
+        Index(
+            "uq_category_top_level_name",
+            "name",
+            unique=True,
+            sqlite_where=text("parent_id IS NULL"),
+            postgresql_where=text("parent_id IS NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("category.id"), index=True)

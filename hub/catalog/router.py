@@ -35,11 +35,12 @@ from wire.currencies import CURRENCY_EXPONENTS
 router = APIRouter(prefix="/api/v1/catalog", tags=["catalog"], route_class=KassaRoute)
 
 READ_ERRORS = responses(401, 403)
+QUERY_ERRORS = responses(401, 403, 422)
 GET_ERRORS = responses(401, 403, 404, 422)
 WRITE_ERRORS = responses(400, 401, 403, 404, 409, 413, 415, 422)
 CREATE_ERRORS = responses(400, 401, 403, 409, 413, 415, 422)
 IMPORT_ERRORS: dict[int | str, dict[str, Any]] = {
-    **responses(401, 403, 413, 415),
+    **responses(400, 401, 403, 413, 415),
     422: {"model": ImportRejected, "description": "The file has errors; nothing was written"},
 }
 
@@ -98,7 +99,7 @@ def update_category(
 # --- products ------------------------------------------------------------------------------
 
 
-@router.get("/products", responses=GET_ERRORS)
+@router.get("/products", responses=QUERY_ERRORS)
 def list_products(
     db: DbDep,
     actor: ManagerDep,
@@ -206,7 +207,7 @@ def import_catalog(
     "/export",
     response_class=Response,
     responses={
-        **GET_ERRORS,
+        **QUERY_ERRORS,
         200: {
             "description": "The catalog in the import format",
             "content": {"text/csv": {}, importer.XLSX_MEDIA_TYPE: {}},

@@ -30,6 +30,8 @@ BARCODE_SEPARATORS = ";,"
 
 _CONTROL = re.compile("[\x00-\x1f\x7f]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
+# Either of the above: one search over a whole import row finds the rare bad row fast.
+BAD_TEXT = re.compile("[\x00-\x1f\x7f\ud800-\udfff]")
 _BARCODE = re.compile(r"[!-~]{1,64}")
 _GTIN_LENGTHS = frozenset({8, 12, 13, 14})
 _SCALE_CODE = re.compile(r"[0-9]{1,7}")

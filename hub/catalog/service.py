@@ -200,7 +200,7 @@ def _check_parent(session: Session, parent_id: int | None, *, moving: int | None
         )
     if moving is None:
         return
-    parents = dict(session.execute(select(Category.id, Category.parent_id)).tuples())
+    parents = dict(session.execute(select(Category.id, Category.parent_id)).all())
     seen: set[int] = set()
     current: int | None = parent_id
     while current is not None and current not in seen:
@@ -254,7 +254,7 @@ def update_category(
 
 def _descendants(session: Session, category_id: int) -> set[int]:
     children: dict[int | None, list[int]] = {}
-    for cid, parent in session.execute(select(Category.id, Category.parent_id)).tuples():
+    for cid, parent in session.execute(select(Category.id, Category.parent_id)):
         children.setdefault(parent, []).append(cid)
     found, todo = {category_id}, [category_id]
     while todo:
@@ -306,7 +306,7 @@ def search_products(
         conditions.append(Product.category_id.in_(_descendants(session, category_id)))
     if active is not None:
         conditions.append(Product.active.is_(active))
-    query: Select[tuple[Product]] = select(Product).where(*conditions)
+    query: Select[Product] = select(Product).where(*conditions)
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     page = session.scalars(
         query.order_by(Product.name_folded, Product.id).limit(limit).offset(offset)
@@ -351,7 +351,7 @@ def _check_codes(session: Session, values: dict[str, Any], product_id: int | Non
             select(Barcode.code, Product.id, Product.sku)
             .join(Product, Product.id == Barcode.product_id)
             .where(Barcode.code.in_(codes), Barcode.product_id != (product_id or 0))
-        ).tuples()
+        ).all()
         taken = sorted(owners, key=lambda owner: first_index[owner[0]])
         if taken:
             code, owner_id, owner_sku = taken[0]

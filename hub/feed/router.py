@@ -18,7 +18,7 @@ router = APIRouter(tags=["till"], route_class=KassaRoute)
     response_model=CatalogDelta,
     responses={
         304: {"description": "Nothing changed since the ETag in If-None-Match"},
-        **responses(401, 403, 422),
+        **responses(401, 403, 409, 422),
     },
 )
 def catalog_feed(
@@ -33,7 +33,9 @@ def catalog_feed(
 ) -> Response:
     """Everything this till's store needs that changed after `cursor`, oldest change first.
 
-    Follow `next_cursor` while `has_more`; then poll with the last `next_cursor` and the ETag.
+    Follow `next_cursor` while `has_more`; then poll with the last `next_cursor` and the last
+    ETag in If-None-Match: 304 while nothing changed. A cursor ahead of the hub (restored from a
+    backup) is a 409: reload from cursor 0.
     """
     assert device.store_id is not None
     page_size = limit or request.app.state.settings.feed_page_size

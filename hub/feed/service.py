@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from hub.catalog.models import Barcode, Category, Product, TaxRate, WeightTemplate
 from hub.db import current_change_seq
+from hub.errors import ApiError
 from hub.staff.models import User
 from hub.stores.models import Store
 from wire.v1 import (
@@ -37,8 +38,9 @@ class FeedPage:
     delta: CatalogDelta | None  # None: the client's ETag still matches
 
 
-def etag_for(*, store_id: int, cursor: int, limit: int, high: int) -> str:
-    return f'"feed-{store_id}-{cursor}-{limit}-{high}"'
+def etag_for(*, store_id: int, position: int) -> str:
+    """The ETag names where a client stands after a page: its store and its `next_cursor`."""
+    return f'"feed-{store_id}-{position}"'
 
 
 def high_water(session: Session) -> int:
@@ -48,10 +50,23 @@ def high_water(session: Session) -> int:
 def build_page(
     session: Session, *, store_id: int, cursor: int, limit: int, if_none_match: str | None = None
 ) -> FeedPage:
+    """One page after `cursor`; None as delta when the client is caught up and says so by ETag."""
     high = high_water(session)
-    etag = etag_for(store_id=store_id, cursor=cursor, limit=limit, high=high)
-    if if_none_match and etag in {t.strip() for t in if_none_match.split(",")}:
-        return FeedPage(etag=etag, delta=None)
+    if cursor > high:
+        raise ApiError(
+            409,
+            "cursor_ahead",
+            f"cursor {cursor} is ahead of the hub ({high}); the hub was restored from a backup? "
+            "Reload the catalog from cursor 0",
+            loc=["query", "cursor"],
+        )
+    caught_up = etag_for(store_id=store_id, position=high)
+    if (
+        cursor == high
+        and if_none_match
+        and caught_up in {t.strip() for t in if_none_match.split(",")}
+    ):
+        return FeedPage(etag=caught_up, delta=None)
 
     def window(model: Any, query: Select[Any] | None = None) -> Select[Any]:
         query = query if query is not None else select(model)
@@ -81,7 +96,7 @@ def build_page(
     page = candidates[:limit]
     next_cursor = page[-1][0] if has_more else high
     return FeedPage(
-        etag=etag,
+        etag=etag_for(store_id=store_id, position=next_cursor),
         delta=_delta(
             session,
             page,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from fastapi import params
 from fastapi.routing import APIRoute, iter_route_contexts
 from starlette.routing import Mount
 
@@ -131,6 +132,11 @@ def test_policy_names_are_known(app) -> None:  # type: ignore[no-untyped-def]
             assert name in EXPECTED, f"{path}: unknown policy {name}"
 
 
+def _takes_form(route: APIRoute) -> bool:
+    """Form and upload routes get a multipart sample, JSON routes a JSON one (415 otherwise)."""
+    return route.body_field is not None and isinstance(route.body_field.field_info, params.Form)
+
+
 def _sample_path(path: str, world) -> str:  # type: ignore[no-untyped-def]
     values = {
         "store_id": world.store_a,
@@ -153,7 +159,9 @@ def test_route_role_matrix(app, client, world) -> None:  # type: ignore[no-untyp
             expected = {**EXPECTED[policy], **NARROWER.get((method, path), {})}
             for role in ORDER:
                 kwargs = {"headers": world.headers(role)}
-                if method in ("POST", "PUT", "PATCH"):
+                if method in ("POST", "PUT", "PATCH") and _takes_form(route):
+                    kwargs["files"] = {"file": ("x.csv", b"", "text/csv")}
+                elif method in ("POST", "PUT", "PATCH"):
                     kwargs["json"] = SAMPLE_BODIES.get((method, path), {})
                 response = client.request(method, url, **kwargs)
                 checked += 1

@@ -125,6 +125,12 @@ def test_a_cashier_moved_away_is_deactivated_on_the_old_till(client, world, db) 
     assert cashier.active is False and cashier.pin_hash is None
 
 
+def test_a_cursor_ahead_of_the_hub_asks_for_a_reload(client, world) -> None:  # type: ignore[no-untyped-def]
+    response = client.get("/api/v1/till/catalog?cursor=999999", headers=world.headers("device_a"))
+    assert response.status_code == 409
+    assert response.json()["detail"][0]["field"] == "cursor"
+
+
 def test_bad_cursor_is_a_422_naming_it(client, world) -> None:  # type: ignore[no-untyped-def]
     for bad in ("-1", "abc", str(2**63), "1.5"):
         response = client.get(

@@ -24,8 +24,16 @@ def hub_env(tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
 
 @pytest.mark.parametrize(
     "command",
-    [[], ["hub"], ["hub", "serve"], ["hub", "migrate"], ["hub", "create-owner"],
-     ["hub", "create-store"], ["hub", "pair-code"], ["demo"]],
+    [
+        [],
+        ["hub"],
+        ["hub", "serve"],
+        ["hub", "migrate"],
+        ["hub", "create-owner"],
+        ["hub", "create-store"],
+        ["hub", "pair-code"],
+        ["demo"],
+    ],
 )
 def test_every_command_has_help(command: list[str]) -> None:
     result = runner.invoke(app, [*command, "--help"])
@@ -50,9 +58,7 @@ def test_first_steps(hub_env, monkeypatch) -> None:  # type: ignore[no-untyped-d
     )
     assert store.exit_code == 0, store.output
     store_id = int(store.stdout.strip())
-    bad_tz = runner.invoke(
-        app, ["hub", "create-store", "--name", "X", "--timezone", "Moscow"]
-    )
+    bad_tz = runner.invoke(app, ["hub", "create-store", "--name", "X", "--timezone", "Moscow"])
     assert bad_tz.exit_code == 1
     assert "timezone" in bad_tz.output
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-28 11:35:07.692614
+Create Date: 2026-11-28 12:02:23.844729
 """
 
 from __future__ import annotations
@@ -38,6 +38,13 @@ def upgrade() -> None:
     with op.batch_alter_table("category", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_category_change_seq"), ["change_seq"], unique=False)
         batch_op.create_index(batch_op.f("ix_category_parent_id"), ["parent_id"], unique=False)
+        batch_op.create_index(
+            "uq_category_top_level_name",
+            ["name"],
+            unique=True,
+            sqlite_where=sa.text("parent_id IS NULL"),
+            postgresql_where=sa.text("parent_id IS NULL"),
+        )
 
     op.create_table(
         "change_counter",
@@ -159,6 +166,8 @@ def upgrade() -> None:
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("sku", sa.String(length=64), nullable=False),
         sa.Column("name", sa.String(length=200), nullable=False),
+        sa.Column("sku_folded", sa.String(length=192), nullable=False),
+        sa.Column("name_folded", sa.String(length=600), nullable=False),
         sa.Column(
             "category_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
         ),
@@ -344,6 +353,11 @@ def downgrade() -> None:
     op.drop_table("login_failure")
     op.drop_table("change_counter")
     with op.batch_alter_table("category", schema=None) as batch_op:
+        batch_op.drop_index(
+            "uq_category_top_level_name",
+            sqlite_where=sa.text("parent_id IS NULL"),
+            postgresql_where=sa.text("parent_id IS NULL"),
+        )
         batch_op.drop_index(batch_op.f("ix_category_parent_id"))
         batch_op.drop_index(batch_op.f("ix_category_change_seq"))
 

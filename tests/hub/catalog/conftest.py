@@ -55,7 +55,7 @@ class Api:
         body = {"name": name, "parent_id": parent_id}
         return self.post("/categories", body, 201).json()  # type: ignore[no-any-return]
 
-    def product(self, tax_rate_id: int, **fields: Any) -> dict[str, Any]:
+    def product(self, tax_rate_id: int, /, **fields: Any) -> dict[str, Any]:
         body = {
             "sku": "SKU-1",
             "name": "Молоко 3,2% 1 л",

@@ -183,6 +183,38 @@ def test_weight_templates(api: Any, counts: Counts) -> None:
     assert [t["id"] for t in api.get("/weight-templates").json()] == [created["id"], other["id"]]
 
 
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"name": "x", "pattern": "22PPPPPWWWWW"}, "pattern"),
+        ({"name": "x", "pattern": "22PPPPPWWWWWCC"}, "pattern"),
+        ({"name": "x", "pattern": "12PPPPPWWWWWC"}, "pattern"),
+        ({"name": "x", "pattern": "22PPPWWPPWWWC"}, "pattern"),
+        ({"name": "x", "pattern": 2200000000000}, "pattern"),
+        ({"name": "", "pattern": "22PPPPPWWWWWC"}, "name"),
+        ({"name": "x\x00", "pattern": "22PPPPPWWWWWC"}, "name"),
+        ({"name": "x", "pattern": "22PPPPPWWWWWC", "active": "no"}, "active"),
+    ],
+)
+def test_bad_weight_template_is_422(
+    api: Any, counts: Counts, body: dict[str, Any], field: str
+) -> None:
+    before = counts()
+    assert _fields(api.post("/weight-templates", body, 422)) == [field]
+    assert counts() == before
+
+
+def test_ids_in_paths_are_bounded(api: Any) -> None:
+    for path, field in (
+        ("/tax-rates", "tax_rate_id"),
+        ("/categories", "category_id"),
+        ("/weight-templates", "template_id"),
+    ):
+        assert _fields(api.patch(f"{path}/{2**63}", {"name": "x"}, 422)) == [field]
+    assert _fields(api.get(f"/products/{2**63}")) == ["product_id"]
+    assert _fields(api.get("/products/0")) == ["product_id"]
+
+
 # --- access --------------------------------------------------------------------------------
 
 

@@ -1,0 +1,143 @@
+"""`kassa demo`: a fresh SQLite hub seeded through the hub's own services, proven over HTTP."""
+
+from __future__ import annotations
+
+import io
+import json
+import stat
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+from sqlalchemy import func, select
+
+from hub.catalog import importer
+from hub.catalog.models import Barcode, Category, Product
+from hub.db import Database
+from kassa.demo import DemoSummary, category_depth, run_demo
+from wire.barcodes import is_valid_gtin
+
+PRODUCTS = 300
+
+
+def _run(data_dir: Path) -> tuple[DemoSummary, str]:
+    out = io.StringIO()
+    summary = run_demo(str(data_dir), products=PRODUCTS, console=Console(file=out, width=120))
+    return summary, out.getvalue()
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[DemoSummary, str]:
+    return _run(tmp_path_factory.mktemp("demo"))
+
+
+@pytest.fixture
+def hub_db(demo: tuple[DemoSummary, str]):  # type: ignore[no-untyped-def]
+    database = Database(demo[0].database_url)
+    yield database
+    database.dispose()
+
+
+def test_the_summary_counts_the_chain(demo: tuple[DemoSummary, str]) -> None:
+    summary, _ = demo
+    assert (summary.stores, summary.tills) == (2, 4)
+    assert (summary.owners, summary.managers, summary.cashiers) == (1, 2, 6)
+    assert summary.tax_rates == 4
+    assert summary.products == PRODUCTS
+    assert summary.import_created == PRODUCTS
+    assert PRODUCTS <= summary.barcodes <= 2 * PRODUCTS
+    assert summary.weighted_products > 0
+    assert summary.category_depth >= 2
+    assert sorted(summary.stores_seen_by_owner) == ["Продукты на Ленина", "Продукты на Невском"]
+
+
+def test_the_till_received_the_whole_catalog_over_http(demo: tuple[DemoSummary, str]) -> None:
+    summary, _ = demo
+    assert summary.feed_products == PRODUCTS
+    assert summary.feed_categories == summary.categories
+    assert summary.feed_cashiers == 3  # the three cashiers of the till's own store
+    assert summary.feed_pages >= 1
+    assert summary.feed_not_modified is True
+    assert " кг x " in summary.label_example
+    assert summary.barcode_lookup.split(" -> ")[0].isdigit()
+
+
+def test_every_product_has_valid_unique_russian_eans(hub_db: Database) -> None:
+    with hub_db.read() as s:
+        codes = list(s.scalars(select(Barcode.code)))
+        without = s.scalar(
+            select(func.count())
+            .select_from(Product)
+            .where(~Product.id.in_(select(Barcode.product_id)))
+        )
+    assert without == 0
+    assert len(codes) == len(set(codes))
+    assert all(len(code) == 13 and is_valid_gtin(code) for code in codes)
+    assert all("460" <= code[:3] <= "469" for code in codes)
+
+
+def test_weighted_goods_are_sold_per_kg_with_scale_codes(hub_db: Database) -> None:
+    with hub_db.read() as s:
+        rows = s.execute(select(Product.unit, Product.scale_code, Product.price_minor)).all()
+    weighted = [r for r in rows if r.scale_code is not None]
+    assert weighted
+    assert all(r.unit == "kg" for r in weighted)
+    assert all(r.unit == "piece" for r in rows if r.scale_code is None)
+    assert all(isinstance(r.price_minor, int) and r.price_minor > 0 for r in rows)
+    assert len({r.scale_code for r in weighted}) == len(weighted)
+
+
+def test_categories_form_a_tree(hub_db: Database) -> None:
+    with hub_db.read() as s:
+        parents = dict(s.execute(select(Category.id, Category.parent_id)).all())
+    assert all(parent is None or parent in parents for parent in parents.values())
+    assert any(parent is None for parent in parents.values())
+    assert category_depth(hub_db) >= 2
+
+
+def test_the_written_csv_reimports_without_changes(
+    demo: tuple[DemoSummary, str], hub_db: Database
+) -> None:
+    summary, _ = demo
+    parsed = importer.read_file(summary.catalog_csv.read_bytes(), filename="c.csv", exponent=2)
+    with hub_db.read() as s:
+        report = importer.plan(s, parsed).report()
+    assert report.errors == []
+    assert (report.rows, report.unchanged, report.to_create, report.to_update) == (
+        PRODUCTS,
+        PRODUCTS,
+        0,
+        0,
+    )
+
+
+def test_till_tokens_and_logins_are_private_files(demo: tuple[DemoSummary, str]) -> None:
+    summary, _ = demo
+    for path in (summary.tills_json, summary.staff_json):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    tills = json.loads(summary.tills_json.read_text(encoding="utf-8"))["tills"]
+    assert len(tills) == 4
+    assert all(till["token"].startswith("kd_") for till in tills)
+    assert sorted({till["store_id"] for till in tills}) == [1, 2]
+
+
+def test_the_printout_says_how_to_serve_and_sign_in(demo: tuple[DemoSummary, str]) -> None:
+    summary, printed = demo
+    assert f"KASSA_DATABASE_URL={summary.database_url}" in printed
+    assert "kassa hub serve" in printed
+    assert summary.owner_email in printed
+    assert summary.owner_password in printed
+    assert "Продукты на Невском" in printed
+
+
+def test_running_twice_starts_fresh(demo: tuple[DemoSummary, str], tmp_path: Path) -> None:
+    first, _ = _run(tmp_path)
+    (tmp_path / "hub.db-wal").write_bytes(b"")  # a leftover WAL must not survive either
+    second, _ = _run(tmp_path)
+    counts = ("stores", "tills", "owners", "managers", "cashiers", "products", "barcodes")
+    expected = [getattr(demo[0], c) for c in counts]
+    assert [getattr(first, c) for c in counts] == expected
+    assert [getattr(second, c) for c in counts] == expected
+    assert second.weighted_products == first.weighted_products
+    assert second.feed_products == PRODUCTS
+    assert second.owner_password != first.owner_password
