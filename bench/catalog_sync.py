@@ -65,7 +65,7 @@ def build_hub(directory: Path, products: int, *, seed: int = demo_catalog.SEED) 
     Reference rows go through the hub's services; products, barcodes and categories are bulk
     Core inserts with one `next_change_seq` block each, as a catalog import writes them.
     """
-    from hub.catalog import service as catalog_service
+    from hub.catalog import reference as catalog_service
     from hub.catalog.schemas import TaxRateCreate, WeightTemplateCreate
     from hub.db import Database
     from hub.devices.models import Device

@@ -32,7 +32,7 @@ from rich.table import Table
 from sqlalchemy import func, select
 
 from hub.catalog import importer
-from hub.catalog import service as catalog_service
+from hub.catalog import reference as catalog_service
 from hub.catalog.models import Barcode, Category, Product, TaxRate
 from hub.catalog.schemas import TaxRateCreate, WeightTemplateCreate
 from hub.db import Database

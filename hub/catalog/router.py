@@ -9,7 +9,7 @@ from fastapi import APIRouter, File, Query, Request, Response, UploadFile
 from fastapi.responses import JSONResponse
 
 from hub.access import DbDep, ManagerDep
-from hub.catalog import importer, service
+from hub.catalog import importer, products, reference
 from hub.catalog.schemas import (
     CategoryCreate,
     CategoryOut,
@@ -51,14 +51,14 @@ IMPORT_ERRORS: dict[int | str, dict[str, Any]] = {
 @router.get("/tax-rates", responses=READ_ERRORS)
 def list_tax_rates(db: DbDep, actor: ManagerDep) -> list[TaxRateOut]:
     with db.read() as s:
-        return [TaxRateOut.model_validate(r) for r in service.list_tax_rates(s)]
+        return [TaxRateOut.model_validate(r) for r in reference.list_tax_rates(s)]
 
 
 @router.post("/tax-rates", status_code=201, responses=CREATE_ERRORS)
 def create_tax_rate(body: TaxRateCreate, db: DbDep, actor: ManagerDep) -> TaxRateOut:
     """A VAT rate in basis points (2200 = 22 %); `rate_bp: null` is "без НДС"."""
     with db.write() as s:
-        return TaxRateOut.model_validate(service.create_tax_rate(s, actor=actor, data=body))
+        return TaxRateOut.model_validate(reference.create_tax_rate(s, actor=actor, data=body))
 
 
 @router.patch("/tax-rates/{tax_rate_id}", responses=WRITE_ERRORS)
@@ -67,7 +67,7 @@ def update_tax_rate(
 ) -> TaxRateOut:
     """Changing `rate_bp` re-sends every product with this rate to the tills."""
     with db.write() as s:
-        rate = service.update_tax_rate(s, actor=actor, tax_rate_id=tax_rate_id, data=body)
+        rate = reference.update_tax_rate(s, actor=actor, tax_rate_id=tax_rate_id, data=body)
         return TaxRateOut.model_validate(rate)
 
 
@@ -78,13 +78,13 @@ def update_tax_rate(
 def list_categories(db: DbDep, actor: ManagerDep) -> list[CategoryOut]:
     """The whole tree as a flat list ordered by path."""
     with db.read() as s:
-        return service.list_categories(s)
+        return reference.list_categories(s)
 
 
 @router.post("/categories", status_code=201, responses=CREATE_ERRORS)
 def create_category(body: CategoryCreate, db: DbDep, actor: ManagerDep) -> CategoryOut:
     with db.write() as s:
-        return service.create_category(s, actor=actor, data=body)
+        return reference.create_category(s, actor=actor, data=body)
 
 
 @router.patch("/categories/{category_id}", responses=WRITE_ERRORS)
@@ -93,7 +93,7 @@ def update_category(
 ) -> CategoryOut:
     """Rename, move (`parent_id`, null = top level) or deactivate a category."""
     with db.write() as s:
-        return service.update_category(s, actor=actor, category_id=category_id, data=body)
+        return reference.update_category(s, actor=actor, category_id=category_id, data=body)
 
 
 # --- products ------------------------------------------------------------------------------
@@ -112,24 +112,24 @@ def list_products(
     """Search by name or sku (any case, `%` and `_` literal) or an exact barcode; a category
     includes its subcategories."""
     with db.read() as s:
-        items, total = service.search_products(
+        items, total = products.search_products(
             s, q=q, category_id=category_id, active=active, limit=limit, offset=offset
         )
         return ProductPage(
-            items=[service.product_out(p) for p in items], total=total, limit=limit, offset=offset
+            items=[products.product_out(p) for p in items], total=total, limit=limit, offset=offset
         )
 
 
 @router.get("/products/{product_id}", responses=GET_ERRORS)
 def get_product(product_id: IdPath, db: DbDep, actor: ManagerDep) -> ProductOut:
     with db.read() as s:
-        return service.product_out(service.get_product(s, product_id=product_id))
+        return products.product_out(products.get_product(s, product_id=product_id))
 
 
 @router.post("/products", status_code=201, responses=CREATE_ERRORS)
 def create_product(body: ProductCreate, db: DbDep, actor: ManagerDep) -> ProductOut:
     with db.write() as s:
-        return service.product_out(service.create_product(s, actor=actor, data=body))
+        return products.product_out(products.create_product(s, actor=actor, data=body))
 
 
 @router.patch("/products/{product_id}", responses=WRITE_ERRORS)
@@ -139,8 +139,8 @@ def update_product(
     """Change price, name, category, tax rate, unit, barcodes (the whole list), scale code or
     the active flag."""
     with db.write() as s:
-        product = service.update_product(s, actor=actor, product_id=product_id, data=body)
-        return service.product_out(product)
+        product = products.update_product(s, actor=actor, product_id=product_id, data=body)
+        return products.product_out(product)
 
 
 # --- weighted-barcode templates ------------------------------------------------------------
@@ -149,7 +149,7 @@ def update_product(
 @router.get("/weight-templates", responses=READ_ERRORS)
 def list_weight_templates(db: DbDep, actor: ManagerDep) -> list[WeightTemplateOut]:
     with db.read() as s:
-        return [WeightTemplateOut.model_validate(t) for t in service.list_weight_templates(s)]
+        return [WeightTemplateOut.model_validate(t) for t in reference.list_weight_templates(s)]
 
 
 @router.post("/weight-templates", status_code=201, responses=CREATE_ERRORS)
@@ -158,7 +158,7 @@ def create_weight_template(
 ) -> WeightTemplateOut:
     """A scale-label template such as `22PPPPPWWWWWC` (P scale code, W grams or M price)."""
     with db.write() as s:
-        template = service.create_weight_template(s, actor=actor, data=body)
+        template = reference.create_weight_template(s, actor=actor, data=body)
         return WeightTemplateOut.model_validate(template)
 
 
@@ -167,7 +167,7 @@ def update_weight_template(
     template_id: IdPath, body: WeightTemplateUpdate, db: DbDep, actor: ManagerDep
 ) -> WeightTemplateOut:
     with db.write() as s:
-        template = service.update_weight_template(
+        template = reference.update_weight_template(
             s, actor=actor, template_id=template_id, data=body
         )
         return WeightTemplateOut.model_validate(template)

@@ -60,7 +60,9 @@ def token(
     user = _sign_in(request, db, form.username, form.password)
     hours = _settings(request).bearer_token_hours
     with db.write() as s:
-        value, _row = service.issue_token(s, user=user, kind="bearer", hours=hours)
+        value, _row = service.issue_token(
+            s, user=user, kind="bearer", hours=hours, ip=client_ip(request)
+        )
     return TokenOut(access_token=value, expires_in=hours * 3600)
 
 
@@ -76,7 +78,9 @@ def login(
     user = _sign_in(request, db, username, password)
     settings = _settings(request)
     with db.write() as s:
-        value, row = service.issue_token(s, user=user, kind="session", hours=settings.session_hours)
+        value, row = service.issue_token(
+            s, user=user, kind="session", hours=settings.session_hours, ip=client_ip(request)
+        )
     response.set_cookie(
         SESSION_COOKIE if settings.cookie_secure else DEV_SESSION_COOKIE,
         value,

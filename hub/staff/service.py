@@ -183,8 +183,15 @@ def authenticate(
 
 
 def issue_token(
-    session: Session, *, user: User, kind: str, hours: int | None, name: str = ""
+    session: Session,
+    *,
+    user: User,
+    kind: str,
+    hours: int | None,
+    name: str = "",
+    ip: str | None = None,
 ) -> tuple[str, AccessToken]:
+    """A new session, bearer or API token for `user`; audited as a sign-in or token creation."""
     prefix = {
         "session": security.SESSION_PREFIX,
         "bearer": security.BEARER_PREFIX,
@@ -201,13 +208,34 @@ def issue_token(
     )
     session.add(row)
     session.flush()
+    audit.record(
+        session,
+        actor=_as_principal(user, kind, ip),
+        action="api_token.create" if kind == "api" else f"auth.sign_in.{kind}",
+        entity="access_token",
+        entity_id=row.id,
+        store_id=user.store_id,
+        after={"kind": kind, "name": name, "expires_at": str(row.expires_at)},
+    )
     return token, row
+
+
+def _as_principal(user: User, via: str, ip: str | None) -> Principal:
+    return Principal("user", user.id, user.role, user.store_id, user.email or user.name, via, ip=ip)
 
 
 def revoke_current(session: Session, *, actor: Principal) -> None:
     if actor.token_id is not None:
         session.execute(
             update(AccessToken).where(AccessToken.id == actor.token_id).values(revoked_at=utcnow())
+        )
+        audit.record(
+            session,
+            actor=actor,
+            action="auth.sign_out",
+            entity="access_token",
+            entity_id=actor.token_id,
+            store_id=actor.store_id,
         )
 
 
@@ -216,19 +244,14 @@ def create_api_token(
 ) -> tuple[str, AccessToken]:
     user = session.get(User, actor.id)
     assert user is not None
-    token, row = issue_token(
-        session, user=user, kind="api", hours=data.days * 24 if data.days else None, name=data.name
-    )
-    audit.record(
+    return issue_token(
         session,
-        actor=actor,
-        action="api_token.create",
-        entity="access_token",
-        entity_id=row.id,
-        store_id=user.store_id,
-        after={"name": row.name, "expires_at": str(row.expires_at)},
+        user=user,
+        kind="api",
+        hours=data.days * 24 if data.days else None,
+        name=data.name,
+        ip=actor.ip,
     )
-    return token, row
 
 
 def list_api_tokens(session: Session, *, actor: Principal) -> list[AccessToken]:

@@ -24,6 +24,21 @@ def test_password_flow_returns_a_working_bearer_token(client, world) -> None:  #
     assert me.json()["role"] == "owner"
 
 
+def test_sign_in_and_sign_out_are_audited(client, world, db) -> None:  # type: ignore[no-untyped-def]
+    from hub.audit.models import AuditEntry
+
+    token = _login(client, "owner@example.com", PASSWORD).json()["access_token"]
+    client.post("/api/v1/auth/logout", headers={"Authorization": f"Bearer {token}"})
+    with db.read() as s:
+        entries = s.scalars(select(AuditEntry).order_by(AuditEntry.id)).all()
+    assert [(e.action, e.actor_id) for e in entries] == [
+        ("auth.sign_in.bearer", world.ids["owner"]),
+        ("auth.sign_out", world.ids["owner"]),
+    ]
+    assert entries[0].ip == "testclient"
+    assert token not in str(entries[0].after)
+
+
 def test_unknown_user_and_wrong_password_answer_identically(client, world) -> None:  # type: ignore[no-untyped-def]
     wrong = _login(client, "owner@example.com", "not the password")
     unknown = _login(client, "nobody@example.com", "not the password")
