@@ -20,14 +20,15 @@ from hub.errors import ApiError
 
 def changes(data: BaseModel, *, nullable: Iterable[str] = ()) -> dict[str, Any]:
     """The fields a PATCH sent; null only where it means something (e.g. no category)."""
-    changes = data.model_dump(exclude_unset=True)
-    for key, value in changes.items():
+    sent = data.model_dump(exclude_unset=True)
+    for key, value in sent.items():
         if value is None and key not in nullable:
             raise ApiError(422, "null", f"{key} cannot be null", loc=["body", key])
-    return changes
+    return sent
 
 
 def conflict(field: str | list[str | int], message: str) -> ApiError:
+    """A 409 located at the body field (or list item) that is already taken."""
     loc = ["body", field] if isinstance(field, str) else ["body", *field]
     return ApiError(409, "duplicate", message, loc=loc)
 
@@ -40,6 +41,7 @@ def record(
     before: dict[str, Any] | None,
     after: dict[str, Any] | None = None,
 ) -> None:
+    """Audit one row's change as `<table>.<action>`; `after` defaults to the row's snapshot."""
     entity = obj.__tablename__
     audit.record(
         session,
