@@ -4,7 +4,8 @@ Each route depends on exactly one policy dependency from this module. The depend
 `__kassa_policy__` name; a test walks `app.routes` and fails on a route without one.
 
 Policies: public, staff (any signed-in user, cashiers included), manager (owner or a manager of
-any store: chain-wide catalog), owner, store_manager (owner, or the manager of the `store_id` in
+any store: reads the chain-wide catalog), catalog_editor (owners, and managers an owner allowed:
+edits the catalog), owner, store_manager (owner, or the manager of the `store_id` in
 the path), device (a paired, unrevoked till; its store comes from the token).
 """
 
@@ -12,15 +13,16 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import Depends, Path, Request
+from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy import select, update
 
 from hub.db import Database, utcnow
 from hub.devices.models import Device
 from hub.errors import ApiError
+from hub.principal import Principal
 from hub.staff import security
 from hub.staff.models import AccessToken, User
 
@@ -31,31 +33,18 @@ UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 LAST_SEEN_EVERY = dt.timedelta(seconds=60)
 
 
-@dataclass(frozen=True)
-class Principal:
-    kind: Literal["user", "device"]
-    id: int
-    role: str | None  # owner | manager | cashier for users; None for devices
-    store_id: int | None
-    label: str
-    via: str  # session | bearer | api | device
-    token_id: int | None = None
-    ip: str | None = None
-
-    @property
-    def is_owner(self) -> bool:
-        return self.kind == "user" and self.role == "owner"
-
-    def may_manage_store(self, store_id: int) -> bool:
-        return self.is_owner or (self.role == "manager" and self.store_id == store_id)
-
-
 def get_db(request: Request) -> Database:
     db: Database = request.app.state.db
     return db
 
 
 DbDep = Annotated[Database, Depends(get_db)]
+
+
+def session_cookie_name(secure: bool) -> str:
+    """`__Host-` cookies need HTTPS; the plain name exists only for local plain-http development
+    and is never read when cookies are secure (a sibling subdomain could plant it)."""
+    return SESSION_COOKIE if secure else DEV_SESSION_COOKIE
 
 
 def _unauthenticated(message: str = "sign in or send a valid bearer token") -> ApiError:
@@ -80,7 +69,7 @@ def _authenticate(request: Request, db: Database) -> Principal | None:
     token = _bearer(request)
     via_cookie = False
     if token is None:
-        token = request.cookies.get(SESSION_COOKIE) or request.cookies.get(DEV_SESSION_COOKIE)
+        token = request.cookies.get(session_cookie_name(request.app.state.settings.cookie_secure))
         via_cookie = token is not None
     if token is None:
         return None
@@ -141,6 +130,11 @@ def _user_principal(
         raise _unauthenticated("this account is disabled")
     if via_cookie != (token.kind == "session"):
         raise _unauthenticated("session tokens go in the cookie, other tokens in Authorization")
+    if token.last_used_at is None or now - token.last_used_at > LAST_SEEN_EVERY:
+        with db.write() as s:
+            s.execute(
+                update(AccessToken).where(AccessToken.id == token.id).values(last_used_at=now)
+            )
     if via_cookie and request.method in UNSAFE_METHODS:
         sent = request.headers.get(CSRF_HEADER, "")
         if not token.csrf_token or not _same(sent, token.csrf_token):
@@ -154,6 +148,7 @@ def _user_principal(
         token.kind,
         token.id,
         ip=client_ip(request),
+        can_edit_catalog=user.can_edit_catalog,
     )
 
 
@@ -176,8 +171,13 @@ def public() -> None:
     """Anyone, signed in or not."""
 
 
+# Declares the bearer scheme in OpenAPI (the Authorize button of /docs); checks nothing itself.
+_oauth2 = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
+_Documented = Annotated[str | None, Depends(_oauth2)]
+
+
 @_policy("staff")
-def staff(request: Request, db: DbDep) -> Principal:
+def staff(request: Request, db: DbDep, _token: _Documented = None) -> Principal:
     principal = _authenticate(request, db)
     if principal is None:
         raise _unauthenticated()
@@ -202,6 +202,14 @@ def owner(request: Request, db: DbDep) -> Principal:
     return principal
 
 
+@_policy("catalog_editor")
+def catalog_editor(request: Request, db: DbDep) -> Principal:
+    principal = staff(request, db)
+    if not principal.may_edit_catalog:
+        raise _forbidden("the chain's catalog is edited by owners and the managers they allow")
+    return principal
+
+
 @_policy("store_manager")
 def store_manager(
     request: Request, db: DbDep, store_id: Annotated[int, Path(ge=1, le=2**63 - 1)]
@@ -213,7 +221,7 @@ def store_manager(
 
 
 @_policy("device")
-def device(request: Request, db: DbDep) -> Principal:
+def device(request: Request, db: DbDep, _token: _Documented = None) -> Principal:
     principal = _authenticate(request, db)
     if principal is None:
         raise _unauthenticated("send the till's device token as a bearer token")
@@ -226,6 +234,7 @@ Public = Depends(public)
 StaffDep = Annotated[Principal, Depends(staff)]
 ManagerDep = Annotated[Principal, Depends(manager)]
 OwnerDep = Annotated[Principal, Depends(owner)]
+CatalogEditorDep = Annotated[Principal, Depends(catalog_editor)]
 StoreManagerDep = Annotated[Principal, Depends(store_manager)]
 DeviceDep = Annotated[Principal, Depends(device)]
 

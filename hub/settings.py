@@ -5,10 +5,11 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEV_SECRET = "dev-only-insecure-secret-change-me"  # noqa: S105 - the value production refuses
+from wire.money import is_currency
+
 
 
 class UnsafeSettingsError(RuntimeError):
@@ -20,7 +21,6 @@ class Settings(BaseSettings):
 
     env: Literal["dev", "test", "production"] = "dev"
     database_url: str = "sqlite:///var/hub.db"
-    secret_key: SecretStr = SecretStr(DEV_SECRET)
     # The chain's catalog prices are in this currency; every store must trade in it.
     catalog_currency: str = "RUB"
     # Web sessions: `__Host-` cookies require Secure, so plain-http development turns it off.
@@ -35,6 +35,15 @@ class Settings(BaseSettings):
     max_import_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
     db_pool_size: int = Field(default=10, ge=1)
     sqlite_busy_timeout_ms: int = Field(default=5000, ge=0)
+    # Addresses whose X-Forwarded-For is trusted (your reverse proxy); "*" trusts everyone.
+    forwarded_allow_ips: str = "127.0.0.1"
+
+    @field_validator("catalog_currency")
+    @classmethod
+    def _known_currency(cls, value: str) -> str:
+        if not is_currency(value):
+            raise ValueError(f"{value!r} is not an ISO 4217 currency code such as RUB")
+        return value
 
     @property
     def is_sqlite(self) -> bool:
@@ -43,15 +52,6 @@ class Settings(BaseSettings):
     def unsafe_reasons(self) -> list[str]:
         """What makes these settings unfit for production, one sentence each."""
         reasons: list[str] = []
-        secret = self.secret_key.get_secret_value()
-        if secret == DEV_SECRET:
-            reasons.append(
-                "KASSA_SECRET_KEY is the development default: set a random value of "
-                "at least 32 characters (e.g. `python -c 'import secrets; "
-                "print(secrets.token_urlsafe(48))'`)."
-            )
-        elif len(secret) < 32:
-            reasons.append("KASSA_SECRET_KEY is shorter than 32 characters: use a longer one.")
         if not self.cookie_secure:
             reasons.append(
                 "KASSA_COOKIE_SECURE is false: session cookies would travel over plain HTTP; "
@@ -61,6 +61,11 @@ class Settings(BaseSettings):
             reasons.append(
                 "KASSA_DATABASE_URL is an in-memory SQLite database: every sale would be lost "
                 "on restart; use a file or PostgreSQL."
+            )
+        if self.forwarded_allow_ips.strip() == "*":
+            reasons.append(
+                "KASSA_FORWARDED_ALLOW_IPS is '*': any client could forge its address in "
+                "X-Forwarded-For and dodge sign-in throttling; list your proxy's address."
             )
         return reasons
 

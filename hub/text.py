@@ -1,7 +1,9 @@
-"""Annotated string types for hub request bodies: no NUL bytes, no lone surrogates.
+"""Annotated string types for hub request bodies: one rule for every text a person types.
 
-PostgreSQL refuses NUL in text (a 500 if it got that far) and lone surrogates cannot be encoded
-as UTF-8; both are refused at the edge with 422 naming the field.
+Refused with 422 naming the field: NUL (PostgreSQL cannot store it: a 500 if it got that far),
+lone surrogates (not encodable as UTF-8) and control characters (ESC/GS would be printer commands
+on a receipt). Multi-line texts (`LongText`, e.g. receipt header and footer) may contain "\\n".
+Currencies and time zones use the `wire` contract's own checks, so hub and till agree.
 """
 
 from __future__ import annotations
@@ -10,20 +12,50 @@ import re
 from typing import Annotated
 
 from pydantic import AfterValidator, StringConstraints
+from pydantic_core import PydanticCustomError
 
-_BAD = re.compile("[\x00\ud800-\udfff]")
+from wire.types import Currency, TimeZoneName
+
+__all__ = [
+    "Code",
+    "Currency",
+    "Email",
+    "LongText",
+    "Name",
+    "Secret",
+    "TimeZoneName",
+    "check_line",
+    "check_multiline",
+]
+
+_SURROGATES = re.compile("[\ud800-\udfff]")
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+_CONTROL_BUT_NEWLINE = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f]")
 
 
-def _clean(value: str) -> str:
-    if _BAD.search(value):
-        raise ValueError("must not contain NUL bytes or unpaired surrogates")
+def _check(value: str, control: re.Pattern[str], what: str) -> str:
+    if _SURROGATES.search(value):
+        raise PydanticCustomError("text_surrogate", "must not contain unpaired surrogates")
+    if control.search(value):
+        raise PydanticCustomError("text_control", "must not contain {what}", {"what": what})
     return value
 
 
-Name = Annotated[str, StringConstraints(min_length=1, max_length=200), AfterValidator(_clean)]
-Code = Annotated[str, StringConstraints(min_length=1, max_length=64), AfterValidator(_clean)]
-LongText = Annotated[str, StringConstraints(max_length=2000), AfterValidator(_clean)]
-Secret = Annotated[str, StringConstraints(min_length=1, max_length=200), AfterValidator(_clean)]
+def check_line(value: str) -> str:
+    """One line of text: no control characters at all (tab and newline included)."""
+    return _check(value, _CONTROL, "control characters (NUL, tab, newline, ESC...)")
+
+
+def check_multiline(value: str) -> str:
+    """Several lines: newline allowed, every other control character refused."""
+    return _check(value, _CONTROL_BUT_NEWLINE, "control characters other than newline")
+
+
+Name = Annotated[str, StringConstraints(min_length=1, max_length=200), AfterValidator(check_line)]
+Code = Annotated[str, StringConstraints(min_length=1, max_length=64), AfterValidator(check_line)]
+LongText = Annotated[str, StringConstraints(max_length=2000), AfterValidator(check_multiline)]
+# Passwords may be any printable text; only what cannot be stored or compared safely is refused.
+Secret = Annotated[str, StringConstraints(min_length=1, max_length=200), AfterValidator(check_line)]
 Email = Annotated[
     str,
     StringConstraints(
@@ -33,5 +65,5 @@ Email = Annotated[
         to_lower=True,
         pattern=r"^[^@\s]+@[^@\s]+$",
     ),
-    AfterValidator(_clean),
+    AfterValidator(check_line),
 ]

@@ -7,8 +7,8 @@ from typing import Any
 from sqlalchemy import inspect
 from sqlalchemy.orm import Session
 
-from hub.access import Principal
 from hub.audit.models import AuditEntry
+from hub.principal import Principal
 
 SECRET_COLUMNS = {"password_hash", "pin_hash", "token_hash", "code_hash", "csrf_token"}
 

@@ -7,11 +7,11 @@ import datetime as dt
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from hub.access import Principal
 from hub.audit import service as audit
 from hub.db import Database, utcnow
 from hub.devices.models import Device, PairingCode
 from hub.errors import ApiError, not_found
+from hub.principal import Principal
 from hub.staff import security, throttle
 from hub.stores.models import Store
 
@@ -57,9 +57,8 @@ def pair(
     window_seconds: int,
 ) -> tuple[str, Device]:
     """Trade a one-time code for a device token bound to the code's store (the token shows once)."""
-    keys = {f"pair-ip:{ip}": PAIR_FAILURES_PER_IP} if ip else {}
-    if keys:
-        throttle.check(db, keys, window_seconds=window_seconds, field="code")
+    limits = {throttle.key("pair-ip", ip): PAIR_FAILURES_PER_IP} if ip else {}
+    attempt = throttle.attempt(db, limits, window_seconds=window_seconds, field="code")
     digest = security.token_hash(security.normalize_pairing_code(code))
     now = utcnow()
     with db.write() as s:
@@ -70,6 +69,7 @@ def pair(
                 PairingCode.code_hash == digest,
                 PairingCode.used_at.is_(None),
                 PairingCode.expires_at > now,
+                PairingCode.store_id.in_(select(Store.id).where(Store.active.is_(True))),
             )
             .values(used_at=now)
             .returning(PairingCode.id, PairingCode.store_id, PairingCode.device_name)
@@ -96,9 +96,9 @@ def pair(
                 after=audit.snapshot(device),
                 ip=ip,
             )
-            return token, device
-    if keys:
-        throttle.record_failure(db, list(keys))
+    if claimed is not None:
+        throttle.succeeded(db, attempt)
+        return token, device
     raise ApiError(
         422,
         "bad_code",

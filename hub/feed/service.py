@@ -85,7 +85,7 @@ def build_page(
         (
             "cashier",
             session.scalars(
-                window(User, select(User).where(User.role.in_(("cashier", "manager"))))
+                window(User, select(User).where(User.role == "cashier", User.store_id == store_id))
             ),
         ),
     ):
@@ -189,7 +189,7 @@ def _delta(
             WeightTemplateV1(id=w.id, name=w.name, pattern=w.pattern, active=w.active)
             for w in by_kind.get("template", [])
         ),
-        cashiers=tuple(_cashier(u, store_id) for u in by_kind.get("cashier", [])),
+        cashiers=tuple(_cashier(u) for u in by_kind.get("cashier", [])),
     )
 
 
@@ -206,12 +206,12 @@ def _store(store: Store) -> StoreV1:
     )
 
 
-def _cashier(user: User, store_id: int) -> CashierV1:
-    """Staff of another store (e.g. moved away) reach this till only as inactive, without PIN."""
-    here = user.store_id == store_id and user.active and user.pin_hash is not None
+def _cashier(user: User) -> CashierV1:
+    """A cashier of this store; disabled ones (or without a PIN) arrive inactive, without a hash."""
+    here = user.active and user.pin_hash is not None
     return CashierV1(
         id=user.id,
-        name=user.name if user.store_id == store_id else "-",
+        name=user.name,
         pin_hash=user.pin_hash if here else None,
         max_discount_bp=user.max_discount_bp,
         active=here,

@@ -26,6 +26,8 @@ class User(Base):
     password_hash: Mapped[str | None] = mapped_column(String(200))
     pin_hash: Mapped[str | None] = mapped_column(String(200))
     max_discount_bp: Mapped[int] = mapped_column(default=0)
+    # The catalog is chain-wide: an owner may let a manager edit it (prices, products, import).
+    can_edit_catalog: Mapped[bool] = mapped_column(default=False)
     active: Mapped[bool] = mapped_column(default=True)
     change_seq: Mapped[int] = mapped_column(index=True)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Request, Response
-from fastapi.security import OAuth2PasswordRequestForm
+from fastapi import APIRouter, Form, Request, Response
+from pydantic import AfterValidator
 
 from hub import access
 from hub.access import (
@@ -13,6 +13,7 @@ from hub.access import (
     ManagerDep,
     StaffDep,
     client_ip,
+    session_cookie_name,
 )
 from hub.errors import responses
 from hub.http import IdPath, KassaRoute
@@ -29,6 +30,7 @@ from hub.staff.schemas import (
     UserOut,
     UserUpdate,
 )
+from hub.text import check_line
 
 router = APIRouter(tags=["staff"], route_class=KassaRoute)
 WRITE_ERRORS = responses(400, 401, 403, 404, 409, 413, 415, 422)
@@ -52,12 +54,23 @@ def _sign_in(request: Request, db: DbDep, username: str, password: str) -> servi
     )
 
 
+# Bounded and checked before anything reaches the database (NUL would be a 500 on PostgreSQL).
+FormUsername = Annotated[str, Form(min_length=1, max_length=254), AfterValidator(check_line)]
+FormPassword = Annotated[str, Form(min_length=1, max_length=200), AfterValidator(check_line)]
+
+
 @router.post("/api/v1/auth/token", dependencies=[access.Public], responses=LOGIN_ERRORS)
 def token(
-    form: Annotated[OAuth2PasswordRequestForm, Depends()], db: DbDep, request: Request
+    username: FormUsername,
+    password: FormPassword,
+    db: DbDep,
+    request: Request,
+    grant_type: Annotated[str | None, Form(pattern="^password$")] = None,
+    scope: Annotated[str, Form(max_length=200)] = "",
 ) -> TokenOut:
     """OAuth2 password flow: e-mail as `username`; returns a bearer token for API clients."""
-    user = _sign_in(request, db, form.username, form.password)
+    del grant_type, scope  # accepted for OAuth2 clients; Kassa has no scopes
+    user = _sign_in(request, db, username, password)
     hours = _settings(request).bearer_token_hours
     with db.write() as s:
         value, _row = service.issue_token(
@@ -68,8 +81,8 @@ def token(
 
 @router.post("/api/v1/auth/login", dependencies=[access.Public], responses=LOGIN_ERRORS)
 def login(
-    username: Annotated[str, Form(max_length=254)],
-    password: Annotated[str, Form(max_length=200)],
+    username: FormUsername,
+    password: FormPassword,
     db: DbDep,
     request: Request,
     response: Response,
@@ -82,7 +95,7 @@ def login(
             s, user=user, kind="session", hours=settings.session_hours, ip=client_ip(request)
         )
     response.set_cookie(
-        SESSION_COOKIE if settings.cookie_secure else DEV_SESSION_COOKIE,
+        session_cookie_name(settings.cookie_secure),
         value,
         max_age=settings.session_hours * 3600,
         path="/",

@@ -3,7 +3,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from hub.text import Email, Name, Secret
 
@@ -22,30 +22,21 @@ class UserCreate(_In):
     role: Role
     store_id: Annotated[int, Field(strict=True, ge=1, le=2**63 - 1)] | None = None
     email: Email | None = None
-    password: Secret | None = None
+    password: Secret | None = Field(default=None, min_length=MIN_PASSWORD)
     pin: Pin | None = None
     max_discount_bp: DiscountBp = 0
-
-    @model_validator(mode="after")
-    def _consistent(self) -> UserCreate:
-        if self.role == "owner" and self.store_id is not None:
-            raise ValueError("store_id: owners belong to every store; leave store_id out")
-        if self.role != "owner" and self.store_id is None:
-            raise ValueError("store_id: managers and cashiers need the id of their store")
-        if self.role in ("owner", "manager") and (not self.email or not self.password):
-            raise ValueError("email and password are required for owners and managers")
-        if self.password is not None and len(self.password) < MIN_PASSWORD:
-            raise ValueError(f"password: use at least {MIN_PASSWORD} characters")
-        if self.role == "cashier" and self.pin is None:
-            raise ValueError("pin: a cashier needs a 4-8 digit PIN to sign in at the till")
-        return self
+    can_edit_catalog: bool = Field(default=False, description="Owners only (managers)")
 
 
 class UserUpdate(_In):
     name: Name | None = None
     active: bool | None = None
     max_discount_bp: DiscountBp | None = None
+    can_edit_catalog: bool | None = Field(default=None, description="Owners only (managers)")
     password: Secret | None = Field(default=None, min_length=MIN_PASSWORD)
+    current_password: Secret | None = Field(
+        default=None, description="Required when you change your own password"
+    )
 
 
 class PinSet(_In):
@@ -61,6 +52,7 @@ class UserOut(BaseModel):
     role: Role
     store_id: int | None
     max_discount_bp: int
+    can_edit_catalog: bool
     active: bool
     has_pin: bool
     created_at: dt.datetime

@@ -8,10 +8,10 @@ import secrets
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from hub.access import Principal
 from hub.audit import service as audit
 from hub.db import Database, next_change_seq, utcnow
 from hub.errors import ApiError, not_found
+from hub.principal import Principal
 from hub.staff import security, throttle
 from hub.staff.models import AccessToken, User
 from hub.staff.schemas import ApiTokenCreate, UserCreate, UserOut, UserUpdate
@@ -37,8 +37,40 @@ def _check_may_manage(actor: Principal | None, *, role: str, store_id: int | Non
     raise ApiError(403, "forbidden", "managers manage only the cashiers of their own store")
 
 
+def _bad(field: str, message: str) -> ApiError:
+    return ApiError(422, "invalid", message, loc=["body", field])
+
+
+def _check_consistent(data: UserCreate) -> None:
+    """Who needs what: owners and managers sign in on the web, cashiers only at the till."""
+    if data.role == "owner" and data.store_id is not None:
+        raise _bad("store_id", "owners belong to every store; leave store_id out")
+    if data.role != "owner" and data.store_id is None:
+        raise _bad("store_id", "managers and cashiers need the id of their store")
+    if data.role != "cashier":
+        if not data.email:
+            raise _bad("email", "owners and managers sign in with an e-mail")
+        if not data.password:
+            raise _bad("password", "owners and managers need a password")
+        if data.pin is not None:
+            raise _bad("pin", "only cashiers have till PINs")
+    else:
+        if data.password is not None:
+            raise _bad("password", "cashiers sign in only at the till, by PIN: leave password out")
+        if data.pin is None:
+            raise _bad("pin", "a cashier needs a 4-8 digit PIN to sign in at the till")
+
+
 def create_user(session: Session, *, actor: Principal | None, data: UserCreate) -> User:
+    _check_consistent(data)
     _check_may_manage(actor, role=data.role, store_id=data.store_id)
+    if data.can_edit_catalog and (data.role != "manager" or not (actor is None or actor.is_owner)):
+        raise ApiError(
+            403,
+            "forbidden",
+            "only owners let managers edit the catalog",
+            loc=["body", "can_edit_catalog"],
+        )
     if data.store_id is not None and session.get(Store, data.store_id) is None:
         raise ApiError(422, "unknown_store", "no store with this id", loc=["body", "store_id"])
     if data.email and session.scalars(select(User.id).where(User.email == data.email)).first():
@@ -51,6 +83,7 @@ def create_user(session: Session, *, actor: Principal | None, data: UserCreate) 
         password_hash=security.hash_secret(data.password) if data.password else None,
         pin_hash=security.hash_secret(data.pin) if data.pin else None,
         max_discount_bp=data.max_discount_bp,
+        can_edit_catalog=data.can_edit_catalog,
         change_seq=next_change_seq(session),
     )
     session.add(user)
@@ -89,8 +122,18 @@ def update_user(session: Session, *, actor: Principal, user_id: int, data: UserU
     for key, value in changes.items():
         if value is None:
             raise ApiError(422, "null", f"{key} cannot be null", loc=["body", key])
-    if user.id == actor.id and changes.get("active") is False:
-        raise ApiError(422, "self", "you cannot disable your own account", loc=["body", "active"])
+    current = changes.pop("current_password", None)
+    if user.id == actor.id:
+        _check_self_update(user, actor=actor, changes=changes, current_password=current)
+    if "can_edit_catalog" in changes and not (actor.is_owner and user.role == "manager"):
+        raise ApiError(
+            403,
+            "forbidden",
+            "only owners decide which managers edit the catalog",
+            loc=["body", "can_edit_catalog"],
+        )
+    if "password" in changes and user.role == "cashier":
+        raise _bad("password", "cashiers sign in only at the till, by PIN")
     before = audit.snapshot(user)
     if "password" in changes:
         user.password_hash = security.hash_secret(changes.pop("password"))
@@ -112,6 +155,25 @@ def update_user(session: Session, *, actor: Principal, user_id: int, data: UserU
         after=audit.snapshot(user),
     )
     return user
+
+
+def _check_self_update(
+    user: User, *, actor: Principal, changes: dict[str, object], current_password: str | None
+) -> None:
+    """Your own account: a new name or password (proving the old one); owners also the rest."""
+    if changes.get("active") is False:
+        raise _bad("active", "you cannot disable your own account")
+    if not actor.is_owner and "max_discount_bp" in changes:
+        raise ApiError(
+            403,
+            "forbidden",
+            "your discount limit is set by an owner",
+            loc=["body", "max_discount_bp"],
+        )
+    if "password" in changes and not security.verify_secret(
+        user.password_hash, current_password or ""
+    ):
+        raise _bad("current_password", "give your current password to set a new one")
 
 
 def set_pin(session: Session, *, actor: Principal, user_id: int, pin: str) -> User:
@@ -159,24 +221,30 @@ def authenticate(
     max_failures: int,
     window_seconds: int,
 ) -> User:
-    """Check e-mail and password with throttling; unknown user and wrong password look alike."""
+    """Check e-mail and password with throttling; unknown user and wrong password look alike.
+
+    Limits per minute window: `max_failures` per account from one address (the rule people
+    meet), 10x that per account from anywhere (distributed guessing), 5x per address (one NAT
+    holds many people). Cashiers sign in only at the till, by PIN.
+    """
     email = email.strip().lower()
-    # The ip key is shared by everyone behind one NAT: give it more room than one account.
-    limits = {f"login-user:{email}": max_failures}
+    limits = {
+        throttle.key("login", email, ip or ""): max_failures,
+        throttle.key("login-user", email): max_failures * 10,
+    }
     if ip:
-        limits[f"login-ip:{ip}"] = max_failures * 5
-    throttle.check(db, limits, window_seconds=window_seconds, field="username")
+        limits[throttle.key("login-ip", ip)] = max_failures * 5
+    attempt = throttle.attempt(db, limits, window_seconds=window_seconds, field="username")
     with db.read() as s:
         user = s.scalars(select(User).where(User.email == email)).one_or_none()
     ok = security.verify_secret(user.password_hash if user else None, password)
-    if ok and user is not None and user.active:
+    if ok and user is not None and user.active and user.role != "cashier":
+        throttle.succeeded(db, attempt)
         return user
-    throttle.record_failure(db, list(limits))
     raise ApiError(
         401,
         "bad_credentials",
         BAD_LOGIN,
-        field="username",
         loc=["body", "username"],
         headers={"WWW-Authenticate": "Bearer"},
     )

@@ -3,10 +3,10 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hub.access import Principal
 from hub.audit import service as audit
 from hub.db import next_change_seq
 from hub.errors import ApiError, not_found
+from hub.principal import Principal
 from hub.stores.models import Store
 from hub.stores.schemas import StoreCreate, StoreUpdate
 
@@ -69,6 +69,10 @@ def update_store(session: Session, *, actor: Principal, store_id: int, data: Sto
     for key, value in changes.items():
         if value is None:
             raise ApiError(422, "null", f"{key} cannot be null", loc=["body", key])
+    if "active" in changes and not actor.is_owner:
+        raise ApiError(
+            403, "forbidden", "only owners close or reopen a store", loc=["body", "active"]
+        )
     if "name" in changes and _name_taken(session, changes["name"], exclude_id=store_id):
         raise ApiError(409, "duplicate", "a store with this name exists", loc=["body", "name"])
     before = audit.snapshot(store)

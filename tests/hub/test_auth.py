@@ -127,3 +127,53 @@ def test_no_default_accounts(db) -> None:  # type: ignore[no-untyped-def]
 
     with db.read() as s:
         assert s.scalar(select(func.count()).select_from(User)) == 0
+
+
+def test_cashiers_cannot_sign_in_to_the_hub_with_a_password(client, world) -> None:  # type: ignore[no-untyped-def]
+    response = _login(client, "cashier.a@example.com", PASSWORD)
+    assert response.status_code == 401
+    assert response.json() == _login(client, "nobody@example.com", PASSWORD).json()
+
+
+def test_sign_in_forms_refuse_what_the_database_cannot_store(client, world) -> None:  # type: ignore[no-untyped-def]
+    for path in ("/api/v1/auth/token", "/api/v1/auth/login"):
+        for username, password in [
+            ("owner\x00@example.com", PASSWORD),
+            ("o" * 300 + "@example.com", PASSWORD),
+            ("owner@example.com", "p\x00w"),
+            ("owner@example.com", "x" * 201),
+        ]:
+            response = _login(client, username, password, path)
+            assert response.status_code == 422, (path, response.text)
+            assert response.json()["detail"][0]["field"] in ("username", "password")
+
+
+def test_the_plain_dev_cookie_is_ignored_when_cookies_are_secure(client, world) -> None:  # type: ignore[no-untyped-def]
+    response = _login(client, "owner@example.com", PASSWORD, "/api/v1/auth/login")
+    token = response.cookies.get("__Host-kassa_session") or client.cookies.get(
+        "__Host-kassa_session"
+    )
+    assert token
+    client.cookies.clear()
+    client.cookies.set("kassa_session", token)
+    assert client.get("/api/v1/auth/me").status_code == 401
+
+
+def test_token_use_is_recorded(client, world, db) -> None:  # type: ignore[no-untyped-def]
+    assert client.get("/api/v1/auth/me", headers=world.headers("owner")).status_code == 200
+    with db.read() as s:
+        used = s.scalars(
+            select(AccessToken.last_used_at).where(AccessToken.user_id == world.ids["owner"])
+        ).all()
+    assert [u is not None for u in used] == [True]
+
+
+def test_parallel_guesses_cannot_slip_under_the_limit(client, world) -> None:  # type: ignore[no-untyped-def]
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        statuses = list(
+            pool.map(lambda _: _login(client, "owner@example.com", "wrong").status_code, range(16))
+        )
+    assert statuses.count(401) <= 10
+    assert statuses.count(429) >= 6

@@ -84,3 +84,19 @@ def test_cli_prints_a_pairing_code(world, settings, monkeypatch, capsys) -> None
     assert len(code.replace("-", "")) == 12
     unknown = CliRunner().invoke(app, ["hub", "pair-code", "--store", "999"])
     assert unknown.exit_code == 1
+
+
+def test_racing_tills_redeem_one_code_exactly_once(client, world, db) -> None:  # type: ignore[no-untyped-def]
+    from concurrent.futures import ThreadPoolExecutor
+
+    code = _code(client, world)
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        statuses = list(
+            pool.map(
+                lambda _: client.post("/api/v1/devices/pair", json={"code": code}).status_code,
+                range(6),
+            )
+        )
+    assert sorted(statuses) == [201] + [422] * 5
+    with db.read() as s:
+        assert s.scalar(select(func.count()).select_from(Device)) == 3  # two from `world` + one

@@ -120,3 +120,105 @@ def test_set_pin_bumps_change_seq(client, world, db) -> None:  # type: ignore[no
         user = s.get(User, world.ids["cashier_a"])
         assert user is not None and user.change_seq > before
         assert verify_secret(user.pin_hash, "987654")
+
+
+def test_role_rules_name_the_field(client, world) -> None:  # type: ignore[no-untyped-def]
+    a = world.store_a
+    cases = [
+        (
+            {
+                "name": "К",
+                "role": "cashier",
+                "store_id": a,
+                "pin": "1234",
+                "password": "a long enough password",
+            },
+            "password",
+        ),
+        ({"name": "К", "role": "cashier", "store_id": a}, "pin"),
+        (
+            {
+                "name": "М",
+                "role": "manager",
+                "store_id": a,
+                "email": "m@example.com",
+                "password": "a long enough password",
+                "pin": "1234",
+            },
+            "pin",
+        ),
+        (
+            {"name": "М", "role": "manager", "store_id": a, "password": "a long enough password"},
+            "email",
+        ),
+        (
+            {
+                "name": "В",
+                "role": "owner",
+                "store_id": a,
+                "email": "o2@example.com",
+                "password": "a long enough password",
+            },
+            "store_id",
+        ),
+        (
+            {
+                "name": "М",
+                "role": "manager",
+                "email": "m@example.com",
+                "password": "a long enough password",
+            },
+            "store_id",
+        ),
+        (
+            {
+                "name": "М",
+                "role": "manager",
+                "store_id": a,
+                "email": "m@example.com",
+                "password": "short",
+            },
+            "password",
+        ),
+    ]
+    for body, field in cases:
+        response = client.post("/api/v1/users", json=body, headers=world.headers("owner"))
+        assert response.status_code == 422, (body, response.text)
+        assert response.json()["detail"][0]["field"] == field, response.text
+
+
+def test_a_manager_cannot_raise_their_own_discount_limit(client, world) -> None:  # type: ignore[no-untyped-def]
+    url = f"/api/v1/users/{world.ids['manager_a']}"
+    response = client.patch(
+        url, json={"max_discount_bp": 10000}, headers=world.headers("manager_a")
+    )
+    assert response.status_code == 403
+    assert response.json()["detail"][0]["field"] == "max_discount_bp"
+    by_owner = client.patch(url, json={"max_discount_bp": 1500}, headers=world.headers("owner"))
+    assert by_owner.status_code == 200
+    assert by_owner.json()["max_discount_bp"] == 1500
+
+
+def test_changing_your_own_password_needs_the_current_one(client, world) -> None:  # type: ignore[no-untyped-def]
+    from tests.conftest import PASSWORD
+
+    url = f"/api/v1/users/{world.ids['manager_a']}"
+    new = {"password": "another long password"}
+    refused = client.patch(url, json=new, headers=world.headers("manager_a"))
+    assert refused.status_code == 422
+    assert refused.json()["detail"][0]["field"] == "current_password"
+    wrong = client.patch(
+        url, json={**new, "current_password": "nope"}, headers=world.headers("manager_a")
+    )
+    assert wrong.status_code == 422
+    ok = client.patch(
+        url, json={**new, "current_password": PASSWORD}, headers=world.headers("manager_a")
+    )
+    assert ok.status_code == 200
+    # The new password works; the old bearer token was ended with the change.
+    assert client.get("/api/v1/auth/me", headers=world.headers("manager_a")).status_code == 401
+    signed_in = client.post(
+        "/api/v1/auth/token",
+        data={"username": "manager.a@example.com", "password": new["password"]},
+    )
+    assert signed_in.status_code == 200

@@ -97,3 +97,31 @@ def test_null_for_a_required_setting_is_refused(client, world) -> None:  # type:
     )
     assert response.status_code == 422
     assert response.json()["detail"][0]["field"] == "name"
+
+
+def test_only_owners_close_a_store_and_a_closed_store_pairs_no_till(client, world) -> None:  # type: ignore[no-untyped-def]
+    url = f"/api/v1/stores/{world.store_a}"
+    code = client.post(f"{url}/pairing-codes", json={}, headers=world.headers("manager_a"))
+    assert code.status_code == 201
+    by_manager = client.patch(url, json={"active": False}, headers=world.headers("manager_a"))
+    assert by_manager.status_code == 403
+    by_owner = client.patch(url, json={"active": False}, headers=world.headers("owner"))
+    assert by_owner.status_code == 200
+    paired = client.post("/api/v1/devices/pair", json={"code": code.json()["code"]})
+    assert paired.status_code == 422
+
+
+def test_control_characters_never_reach_a_receipt(client, world) -> None:  # type: ignore[no-untyped-def]
+    url = f"/api/v1/stores/{world.store_a}"
+    for body, field in [
+        ({"receipt_header": "Привет\x1b@"}, "receipt_header"),
+        ({"name": "Магазин\nБ"}, "name"),
+        ({"receipt_footer": "tab\there"}, "receipt_footer"),
+    ]:
+        response = client.patch(url, json=body, headers=world.headers("owner"))
+        assert response.status_code == 422, body
+        assert response.json()["detail"][0]["field"] == field
+    multi = client.patch(
+        url, json={"receipt_footer": "Спасибо!\nЖдём снова"}, headers=world.headers("owner")
+    )
+    assert multi.status_code == 200

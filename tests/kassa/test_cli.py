@@ -84,6 +84,7 @@ def test_short_owner_password_is_refused(hub_env) -> None:  # type: ignore[no-un
 
 def test_serve_refuses_unsafe_production_settings(hub_env, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setenv("KASSA_ENV", "production")
+    monkeypatch.setenv("KASSA_COOKIE_SECURE", "false")
     result = runner.invoke(app, ["hub", "serve"])
     assert result.exit_code == 1
-    assert "KASSA_SECRET_KEY" in result.output
+    assert "KASSA_COOKIE_SECURE" in result.output

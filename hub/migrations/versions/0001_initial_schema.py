@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-28 12:02:23.844729
+Create Date: 2026-11-28 12:38:33.167626
 """
 
 from __future__ import annotations
@@ -214,6 +214,7 @@ def upgrade() -> None:
         sa.Column(
             "max_discount_bp", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
         ),
+        sa.Column("can_edit_catalog", sa.Boolean(), nullable=False),
         sa.Column("active", sa.Boolean(), nullable=False),
         sa.Column(
             "change_seq", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
