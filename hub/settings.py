@@ -11,7 +11,6 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from wire.money import is_currency
 
 
-
 class UnsafeSettingsError(RuntimeError):
     """Raised at start-up when production settings are unsafe; the message says which and why."""
 

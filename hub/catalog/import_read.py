@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hub.catalog.schemas import (
-    BAD_TEXT,
     MAX_BARCODES,
+    MAX_CATEGORY_DEPTH,
     NAME_MAX,
     PATH_SEPARATOR,
     SKU_MAX,
@@ -232,7 +232,7 @@ def _read_row(parsed: ParsedFile, number: int, values: dict[str, str], exponent:
         _issue(parsed, number, column, code, message)
 
     ok = dict(values)  # the cells left to check: bad text and missing values drop out
-    if BAD_TEXT.search("".join(values.values())):
+    if text_problem("".join(values.values())):  # one check finds the rare bad row
         for column, text in values.items():
             if problem := text_problem(text):
                 bad(column, "bad_text", problem)
@@ -284,6 +284,9 @@ def _category(text: str, bad: _Bad) -> tuple[str, ...]:
         bad("category", "invalid_category", "the category path has an empty level ('A//B')")
     elif any(len(part) > NAME_MAX for part in parts):
         bad("category", "too_long", f"a category name is longer than {NAME_MAX} characters")
+    elif len(parts) > MAX_CATEGORY_DEPTH:
+        message = f"the category path has {len(parts)} levels; at most {MAX_CATEGORY_DEPTH}"
+        bad("category", "too_deep", message)
     return parts
 
 

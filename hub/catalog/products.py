@@ -10,13 +10,13 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, func, or_, select
 from sqlalchemy.orm import Session
 
-from hub.access import Principal
 from hub.audit import service as audit
 from hub.catalog import writes
 from hub.catalog.models import Barcode, Category, Product, TaxRate, fold
 from hub.catalog.schemas import ProductCreate, ProductOut, ProductUpdate
 from hub.db import next_change_seq, utcnow
 from hub.errors import ApiError, not_found
+from hub.principal import Principal
 
 
 def product_out(product: Product) -> ProductOut:

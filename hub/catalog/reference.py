@@ -8,11 +8,11 @@ from __future__ import annotations
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from hub.access import Principal
 from hub.audit import service as audit
 from hub.catalog import writes
 from hub.catalog.models import Category, Product, TaxRate, WeightTemplate
 from hub.catalog.schemas import (
+    MAX_CATEGORY_DEPTH,
     PATH_SEPARATOR,
     CategoryCreate,
     CategoryOut,
@@ -24,6 +24,7 @@ from hub.catalog.schemas import (
 )
 from hub.db import next_change_seq, utcnow
 from hub.errors import ApiError, not_found
+from hub.principal import Principal
 
 # --- tax rates -----------------------------------------------------------------------------
 
@@ -32,21 +33,9 @@ def list_tax_rates(session: Session) -> list[TaxRate]:
     return list(session.scalars(select(TaxRate).order_by(TaxRate.id)))
 
 
-def _check_tax_code(session: Session, code: str, exclude_id: int | None = None) -> None:
-    query = select(TaxRate.id).where(TaxRate.code == code)
-    if exclude_id is not None:
-        query = query.where(TaxRate.id != exclude_id)
-    if session.scalars(query).first() is not None:
-        raise writes.conflict("code", f"a tax rate with code {code!r} exists")
-
-
 def create_tax_rate(session: Session, *, actor: Principal | None, data: TaxRateCreate) -> TaxRate:
-    _check_tax_code(session, data.code)
-    rate = TaxRate(**data.model_dump(), change_seq=next_change_seq(session))
-    session.add(rate)
-    session.flush()
-    writes.record(session, actor, "create", rate, None)
-    return rate
+    writes.check_unique(session, TaxRate.code, data.code, what="a tax rate")
+    return writes.create(session, actor, TaxRate, **data.model_dump())
 
 
 def update_tax_rate(
@@ -57,22 +46,18 @@ def update_tax_rate(
         raise not_found("tax rate", "tax_rate_id")
     changes = writes.changes(data, nullable={"rate_bp"})
     if "code" in changes:
-        _check_tax_code(session, changes["code"], exclude_id=rate.id)
-    before = audit.snapshot(rate)
-    rate_changed = "rate_bp" in changes and changes["rate_bp"] != rate.rate_bp
-    for key, value in changes.items():
-        setattr(rate, key, value)
+        writes.check_unique(
+            session, TaxRate.code, changes["code"], what="a tax rate", exclude_id=rate.id
+        )
     # Tills get each product with its VAT rate: a new rate must reach them as product deltas.
     product_ids = (
         list(session.scalars(select(Product.id).where(Product.tax_rate_id == rate.id)))
-        if rate_changed
+        if "rate_bp" in changes and changes["rate_bp"] != rate.rate_bp
         else []
     )
     last = next_change_seq(session, len(product_ids) + 1)
-    rate.change_seq = last
     _bump_products(session, product_ids, first_seq=last - len(product_ids))
-    session.flush()
-    writes.record(session, actor, "update", rate, before)
+    writes.update(session, actor, rate, changes, change_seq=last)
     return rate
 
 
@@ -89,6 +74,8 @@ def _bump_products(session: Session, product_ids: list[int], *, first_seq: int) 
 
 
 # --- categories ----------------------------------------------------------------------------
+# Everything here walks the tree with loops, never recursion: data written before the depth
+# limit (or by hand) may be deeper than MAX_CATEGORY_DEPTH, or even hold a cycle.
 
 
 def category_paths(session: Session) -> dict[int, str]:
@@ -100,18 +87,19 @@ def category_paths(session: Session) -> dict[int, str]:
         )
     }
     paths: dict[int, str] = {}
-
-    def path(cid: int, depth: int = 0) -> str:
-        if cid not in paths:
-            parent, name = rows[cid]
-            if parent is None or depth > len(rows):
-                paths[cid] = name
-            else:
-                paths[cid] = path(parent, depth + 1) + PATH_SEPARATOR + name
-        return paths[cid]
-
-    for cid in rows:
-        path(cid)
+    for start in rows:
+        chain: list[int] = []  # `start` and the ancestors without a path yet, nearest first
+        seen: set[int] = set()
+        current: int | None = start
+        while current is not None and current not in paths and current not in seen:
+            chain.append(current)
+            seen.add(current)
+            current = rows[current][0]
+        prefix = paths.get(current) if current is not None else None  # None: the top (or a cycle)
+        for cid in reversed(chain):
+            name = rows[cid][1]
+            prefix = name if prefix is None else prefix + PATH_SEPARATOR + name
+            paths[cid] = prefix
     return paths
 
 
@@ -148,28 +136,58 @@ def _check_sibling_name(
         raise writes.conflict("name", f"this parent already has a category named {name!r}")
 
 
+def _ancestry(parents: dict[int, int | None], category_id: int) -> list[int]:
+    """`category_id` and its ancestors up to the top, nearest first."""
+    chain: list[int] = []
+    seen: set[int] = set()
+    current: int | None = category_id
+    while current is not None and current not in seen:
+        chain.append(current)
+        seen.add(current)
+        current = parents.get(current)
+    return chain
+
+
+def _height(parents: dict[int, int | None], category_id: int) -> int:
+    """The levels of the subtree of `category_id`, itself included (1 for a leaf)."""
+    children: dict[int, list[int]] = {}
+    for cid, parent in parents.items():
+        if parent is not None:
+            children.setdefault(parent, []).append(cid)
+    height, level, seen = 0, [category_id], {category_id}
+    while level:
+        height += 1
+        level = [child for cid in level for child in children.get(cid, ()) if child not in seen]
+        seen.update(level)
+    return height
+
+
 def _check_parent(session: Session, parent_id: int | None, *, moving: int | None = None) -> None:
+    """The parent exists, is not `moving` or below it, and the tree stays within the depth."""
     if parent_id is None:
         return
     if session.get(Category, parent_id) is None:
         raise ApiError(
             422, "unknown_category", "no category with this id", loc=["body", "parent_id"]
         )
-    if moving is None:
-        return
     parents = dict(session.execute(select(Category.id, Category.parent_id)).all())
-    seen: set[int] = set()
-    current: int | None = parent_id
-    while current is not None and current not in seen:
-        if current == moving:
-            raise ApiError(
-                422,
-                "category_cycle",
-                "a category cannot move into itself or one of its subcategories",
-                loc=["body", "parent_id"],
-            )
-        seen.add(current)
-        current = parents.get(current)
+    ancestry = _ancestry(parents, parent_id)
+    if moving is not None and moving in ancestry:
+        raise ApiError(
+            422,
+            "category_cycle",
+            "a category cannot move into itself or one of its subcategories",
+            loc=["body", "parent_id"],
+        )
+    depth = len(ancestry) + (_height(parents, moving) if moving is not None else 1)
+    if depth > MAX_CATEGORY_DEPTH:
+        raise ApiError(
+            422,
+            "too_deep",
+            f"categories nest at most {MAX_CATEGORY_DEPTH} levels deep; under this parent the "
+            f"tree would be {depth} levels deep",
+            loc=["body", "parent_id"],
+        )
 
 
 def create_category(
@@ -177,10 +195,7 @@ def create_category(
 ) -> CategoryOut:
     _check_parent(session, data.parent_id)
     _check_sibling_name(session, parent_id=data.parent_id, name=data.name)
-    category = Category(**data.model_dump(), change_seq=next_change_seq(session))
-    session.add(category)
-    session.flush()
-    writes.record(session, actor, "create", category, None)
+    category = writes.create(session, actor, Category, **data.model_dump())
     return category_out(category, category_paths(session))
 
 
@@ -200,12 +215,7 @@ def update_category(
             name=changes.get("name", category.name),
             exclude_id=category.id,
         )
-    before = audit.snapshot(category)
-    for key, value in changes.items():
-        setattr(category, key, value)
-    category.change_seq = next_change_seq(session)
-    session.flush()
-    writes.record(session, actor, "update", category, before)
+    writes.update(session, actor, category, changes)
     return category_out(category, category_paths(session))
 
 
@@ -216,23 +226,11 @@ def list_weight_templates(session: Session) -> list[WeightTemplate]:
     return list(session.scalars(select(WeightTemplate).order_by(WeightTemplate.id)))
 
 
-def _check_pattern(session: Session, pattern: str, exclude_id: int | None = None) -> None:
-    query = select(WeightTemplate.id).where(WeightTemplate.pattern == pattern)
-    if exclude_id is not None:
-        query = query.where(WeightTemplate.id != exclude_id)
-    if session.scalars(query).first() is not None:
-        raise writes.conflict("pattern", f"a template with pattern {pattern!r} exists")
-
-
 def create_weight_template(
     session: Session, *, actor: Principal | None, data: WeightTemplateCreate
 ) -> WeightTemplate:
-    _check_pattern(session, data.pattern)
-    template = WeightTemplate(**data.model_dump(), change_seq=next_change_seq(session))
-    session.add(template)
-    session.flush()
-    writes.record(session, actor, "create", template, None)
-    return template
+    writes.check_unique(session, WeightTemplate.pattern, data.pattern, what="a template")
+    return writes.create(session, actor, WeightTemplate, **data.model_dump())
 
 
 def update_weight_template(
@@ -243,11 +241,12 @@ def update_weight_template(
         raise not_found("weight template", "template_id")
     changes = writes.changes(data)
     if "pattern" in changes:
-        _check_pattern(session, changes["pattern"], exclude_id=template.id)
-    before = audit.snapshot(template)
-    for key, value in changes.items():
-        setattr(template, key, value)
-    template.change_seq = next_change_seq(session)
-    session.flush()
-    writes.record(session, actor, "update", template, before)
+        writes.check_unique(
+            session,
+            WeightTemplate.pattern,
+            changes["pattern"],
+            what="a template",
+            exclude_id=template.id,
+        )
+    writes.update(session, actor, template, changes)
     return template

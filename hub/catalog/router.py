@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, File, Query, Request, Response, UploadFile
 from fastapi.responses import JSONResponse
 
-from hub.access import DbDep, ManagerDep
+from hub.access import CatalogEditorDep, DbDep, ManagerDep
 from hub.catalog import importer, products, reference
 from hub.catalog.schemas import (
     CategoryCreate,
@@ -27,7 +26,8 @@ from hub.catalog.schemas import (
     WeightTemplateOut,
     WeightTemplateUpdate,
 )
-from hub.errors import error_body, responses
+from hub.db import utcnow
+from hub.errors import responses
 from hub.http import MAX_ID, IdPath, KassaRoute
 from hub.text import LongText
 from wire.currencies import CURRENCY_EXPONENTS
@@ -55,7 +55,7 @@ def list_tax_rates(db: DbDep, actor: ManagerDep) -> list[TaxRateOut]:
 
 
 @router.post("/tax-rates", status_code=201, responses=CREATE_ERRORS)
-def create_tax_rate(body: TaxRateCreate, db: DbDep, actor: ManagerDep) -> TaxRateOut:
+def create_tax_rate(body: TaxRateCreate, db: DbDep, actor: CatalogEditorDep) -> TaxRateOut:
     """A VAT rate in basis points (2200 = 22 %); `rate_bp: null` is "без НДС"."""
     with db.write() as s:
         return TaxRateOut.model_validate(reference.create_tax_rate(s, actor=actor, data=body))
@@ -63,7 +63,7 @@ def create_tax_rate(body: TaxRateCreate, db: DbDep, actor: ManagerDep) -> TaxRat
 
 @router.patch("/tax-rates/{tax_rate_id}", responses=WRITE_ERRORS)
 def update_tax_rate(
-    tax_rate_id: IdPath, body: TaxRateUpdate, db: DbDep, actor: ManagerDep
+    tax_rate_id: IdPath, body: TaxRateUpdate, db: DbDep, actor: CatalogEditorDep
 ) -> TaxRateOut:
     """Changing `rate_bp` re-sends every product with this rate to the tills."""
     with db.write() as s:
@@ -82,14 +82,14 @@ def list_categories(db: DbDep, actor: ManagerDep) -> list[CategoryOut]:
 
 
 @router.post("/categories", status_code=201, responses=CREATE_ERRORS)
-def create_category(body: CategoryCreate, db: DbDep, actor: ManagerDep) -> CategoryOut:
+def create_category(body: CategoryCreate, db: DbDep, actor: CatalogEditorDep) -> CategoryOut:
     with db.write() as s:
         return reference.create_category(s, actor=actor, data=body)
 
 
 @router.patch("/categories/{category_id}", responses=WRITE_ERRORS)
 def update_category(
-    category_id: IdPath, body: CategoryUpdate, db: DbDep, actor: ManagerDep
+    category_id: IdPath, body: CategoryUpdate, db: DbDep, actor: CatalogEditorDep
 ) -> CategoryOut:
     """Rename, move (`parent_id`, null = top level) or deactivate a category."""
     with db.write() as s:
@@ -127,14 +127,14 @@ def get_product(product_id: IdPath, db: DbDep, actor: ManagerDep) -> ProductOut:
 
 
 @router.post("/products", status_code=201, responses=CREATE_ERRORS)
-def create_product(body: ProductCreate, db: DbDep, actor: ManagerDep) -> ProductOut:
+def create_product(body: ProductCreate, db: DbDep, actor: CatalogEditorDep) -> ProductOut:
     with db.write() as s:
         return products.product_out(products.create_product(s, actor=actor, data=body))
 
 
 @router.patch("/products/{product_id}", responses=WRITE_ERRORS)
 def update_product(
-    product_id: IdPath, body: ProductUpdate, db: DbDep, actor: ManagerDep
+    product_id: IdPath, body: ProductUpdate, db: DbDep, actor: CatalogEditorDep
 ) -> ProductOut:
     """Change price, name, category, tax rate, unit, barcodes (the whole list), scale code or
     the active flag."""
@@ -154,7 +154,7 @@ def list_weight_templates(db: DbDep, actor: ManagerDep) -> list[WeightTemplateOu
 
 @router.post("/weight-templates", status_code=201, responses=CREATE_ERRORS)
 def create_weight_template(
-    body: WeightTemplateCreate, db: DbDep, actor: ManagerDep
+    body: WeightTemplateCreate, db: DbDep, actor: CatalogEditorDep
 ) -> WeightTemplateOut:
     """A scale-label template such as `22PPPPPWWWWWC` (P scale code, W grams or M price)."""
     with db.write() as s:
@@ -164,7 +164,7 @@ def create_weight_template(
 
 @router.patch("/weight-templates/{template_id}", responses=WRITE_ERRORS)
 def update_weight_template(
-    template_id: IdPath, body: WeightTemplateUpdate, db: DbDep, actor: ManagerDep
+    template_id: IdPath, body: WeightTemplateUpdate, db: DbDep, actor: CatalogEditorDep
 ) -> WeightTemplateOut:
     with db.write() as s:
         template = reference.update_weight_template(
@@ -184,23 +184,23 @@ def _exponent(request: Request) -> int:
 def import_catalog(
     file: Annotated[UploadFile, File(description="CSV (UTF-8, ';' or ',') or XLSX")],
     db: DbDep,
-    actor: ManagerDep,
+    actor: CatalogEditorDep,
     request: Request,
     dry_run: bool = True,
 ) -> Any:
     """Upsert products by sku from the export format. `dry_run` (the default) only reports; a
     real run with any error answers 422 with the same report and writes nothing."""
-    name = importer.safe_file_name(file.filename)
-    parsed = importer.read_file(file.file.read(), filename=name, exponent=_exponent(request))
-    if dry_run:
-        with db.read() as s:
-            return importer.plan(s, parsed).report()
     try:
-        with db.write() as s:
-            return importer.apply(s, actor=actor, parsed=parsed, filename=name)
+        return importer.run_import(
+            db,
+            actor=actor,
+            data=file.file.read(),
+            filename=file.filename,
+            exponent=_exponent(request),
+            dry_run=dry_run,
+        )
     except importer.ImportFailed as failed:
-        body = error_body(importer.error_items(failed.report))
-        return JSONResponse({**body, "report": failed.report.model_dump()}, status_code=422)
+        return JSONResponse(failed.body(), status_code=422)
 
 
 @router.get(
@@ -225,7 +225,7 @@ def export_catalog(
         rows = importer.export_rows(s, exponent=_exponent(request))
     content = importer.to_xlsx(rows) if fmt == "xlsx" else importer.to_csv(rows)
     media = importer.XLSX_MEDIA_TYPE if fmt == "xlsx" else "text/csv; charset=utf-8"
-    stamp = dt.date.today().isoformat()
+    stamp = utcnow().date().isoformat()
     return Response(
         content,
         media_type=media,

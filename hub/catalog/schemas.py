@@ -6,43 +6,36 @@ import datetime as dt
 import re
 from typing import Annotated, Any
 
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    StringConstraints,
-)
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic_core import PydanticCustomError
 
 from hub.errors import ErrorItem
+from hub.text import Code, Name, check_line
 from wire.barcodes import is_valid_gtin
 from wire.types import AmountMinor, Flag, Id, RateBp
 from wire.v1.catalog import TemplatePattern, Unit
 
-SKU_MAX = 64
-NAME_MAX = 200
+SKU_MAX = 64  # hub.text.Code's limit
+NAME_MAX = 200  # hub.text.Name's limit
 TAX_CODE_MAX = 32
 MAX_BARCODES = 64
 PATH_SEPARATOR = "/"
+MAX_CATEGORY_DEPTH = 16  # levels from the top, the top level included
 # Separators of several barcodes in one import cell, so no barcode may contain them.
 BARCODE_SEPARATORS = ";,"
 
-_CONTROL = re.compile("[\x00-\x1f\x7f]")
-_SURROGATE = re.compile("[\ud800-\udfff]")
-# Either of the above: one search over a whole import row finds the rare bad row fast.
-BAD_TEXT = re.compile("[\x00-\x1f\x7f\ud800-\udfff]")
 _BARCODE = re.compile(r"[!-~]{1,64}")
 _GTIN_LENGTHS = frozenset({8, 12, 13, 14})
 _SCALE_CODE = re.compile(r"[0-9]{1,7}")
 
 
 def text_problem(value: str) -> str | None:
-    """Why `value` cannot be stored as catalog text, or None (NUL would 500 on PostgreSQL)."""
-    if _CONTROL.search(value):
-        return "must not contain NUL bytes or other control characters (tabs, line breaks)"
-    if _SURROGATE.search(value):
-        return "must not contain unpaired surrogates: send valid Unicode"
+    """Why `value` cannot be catalog text (`hub.text`'s one-line rule), or None: the import
+    checks its cells with the same rule as the API's `Name` and `Code`."""
+    try:
+        check_line(value)
+    except PydanticCustomError as exc:
+        return exc.message()
     return None
 
 
@@ -68,12 +61,6 @@ def _strip(value: Any) -> Any:
     return value.strip() if isinstance(value, str) else value
 
 
-def _clean(value: str) -> str:
-    if problem := text_problem(value):
-        raise ValueError(problem)
-    return value
-
-
 def _no_separator(value: str) -> str:
     if PATH_SEPARATOR in value:
         raise ValueError(f"must not contain {PATH_SEPARATOR!r}: it separates category path levels")
@@ -86,26 +73,11 @@ def _barcode(value: str) -> str:
     return value
 
 
-# Catalog text is stripped and may hold any script, but no control characters: it is printed on
-# receipts and exported to XLSX, which cannot hold them.
-Text = Annotated[
-    str,
-    StringConstraints(min_length=1, max_length=NAME_MAX),
-    BeforeValidator(_strip),
-    AfterValidator(_clean),
-]
-Sku = Annotated[
-    str,
-    StringConstraints(min_length=1, max_length=SKU_MAX),
-    BeforeValidator(_strip),
-    AfterValidator(_clean),
-]
-TaxCode = Annotated[
-    str,
-    StringConstraints(min_length=1, max_length=TAX_CODE_MAX),
-    BeforeValidator(_strip),
-    AfterValidator(_clean),
-]
+# `hub.text`'s one-line types (no control characters: catalog text is printed on receipts and
+# exported to XLSX), stripped first; the catalog adds only its own limits on top.
+Text = Annotated[Name, BeforeValidator(_strip)]
+Sku = Annotated[Code, BeforeValidator(_strip)]
+TaxCode = Annotated[Code, BeforeValidator(_strip), Field(max_length=TAX_CODE_MAX)]
 CategoryName = Annotated[Text, AfterValidator(_no_separator)]
 BarcodeCode = Annotated[str, Field(strict=True), AfterValidator(_barcode)]
 ScaleCode = Annotated[str, Field(strict=True), AfterValidator(normalize_scale_code)]

@@ -44,6 +44,16 @@ EXPECTED = {
         "owner": "ok",
         "manager_b": 403,
     },
+    # Owners, and managers an owner allowed; nobody in the cast has been allowed.
+    "catalog_editor": {
+        "anonymous": 401,
+        "device_a": 403,
+        "revoked_device_a": 401,
+        "cashier_a": 403,
+        "manager_a": 403,
+        "owner": "ok",
+        "manager_b": 403,
+    },
     "store_manager": {
         "anonymous": 401,
         "device_a": 403,

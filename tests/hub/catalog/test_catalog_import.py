@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
+import threading
 from collections.abc import Callable
 from typing import Any
 
 import openpyxl
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, insert, select, text
+from sqlalchemy.exc import IntegrityError
 
 from hub.audit.models import AuditEntry
-from hub.catalog.models import Product
+from hub.catalog import import_apply, importer, products, router
+from hub.catalog.models import Barcode, Product
+from hub.catalog.schemas import ImportRejected, ProductCreate
+from hub.errors import ApiError
 
 Counts = Callable[[], dict[str, int]]
 HEADER = [
@@ -397,4 +403,237 @@ def test_import_of_100k_rows(api: Any, vat: dict[str, Any], db: Any) -> None:
     assert (again["to_update"], again["unchanged"]) == (1, 99_999)
     with db.read() as s:
         seqs = s.scalars(select(Product.change_seq)).all()
+        audited = s.scalars(
+            select(func.count()).where(AuditEntry.action == "product.import_create")
+        ).one()
     assert len(set(seqs)) == 100_000
+    assert audited == 100_000
+
+
+# --- review fixes: locking, database errors, per-product audit, depth, text, the use case ---
+
+
+def test_import_plans_and_writes_under_the_change_counter_lock(
+    api: Any, vat: dict[str, Any], db: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A catalog write that starts after the import's plan waits for the import to commit, then
+    meets its result: it can no longer slip in between the plan and the writes."""
+    code = api.ean13("460000000011")
+    real_plan = import_apply.plan
+    rival: dict[str, Any] = {}
+
+    def write_the_same_barcode() -> None:
+        body = ProductCreate(
+            sku="RIVAL",
+            name="x",
+            unit="piece",
+            price_minor=1,
+            tax_rate_id=vat["id"],
+            barcodes=[code],
+        )
+        try:
+            with db.write() as s:
+                products.create_product(s, actor=None, data=body)
+            rival["outcome"] = "created"
+        except (ApiError, IntegrityError) as exc:  # SQLite: the check; PostgreSQL: the constraint
+            rival["outcome"] = exc
+
+    def plan_then_race(session: Any, parsed: Any) -> Any:
+        result = real_plan(session, parsed)
+        rival["thread"] = threading.Thread(target=write_the_same_barcode)
+        rival["thread"].start()
+        rival["thread"].join(timeout=0.5)
+        rival["waited"] = rival["thread"].is_alive()
+        return result
+
+    monkeypatch.setattr(import_apply, "plan", plan_then_race)
+    rows = [HEADER, ["NEW", "Новый", "", "piece", "1", "vat22", code, "1", ""]]
+    response = api.upload(csv_file(rows), "race.csv", dry_run=False)
+    rival["thread"].join(timeout=30)
+    assert response.status_code == 200, response.text
+    assert rival["waited"] is True
+    assert isinstance(rival["outcome"], ApiError | IntegrityError), rival["outcome"]
+    assert [p["sku"] for p in api.get("/products", q=code).json()["items"]] == ["NEW"]
+
+
+def test_database_conflict_in_the_bulk_writes_is_409_and_writes_nothing(
+    api: Any, vat: dict[str, Any], counts: Counts, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bulk writes (COPY on PostgreSQL) raise SQLAlchemy's IntegrityError, never a raw
+    driver error that would answer 500."""
+    owner = api.product(vat["id"], sku="OWNER")
+    real_plan = import_apply.plan
+
+    def plan_then_take_the_barcode(session: Any, parsed: Any) -> Any:
+        result = real_plan(session, parsed)
+        session.execute(insert(Barcode).values(code="DUP-1", product_id=owner["id"]))
+        return result
+
+    monkeypatch.setattr(import_apply, "plan", plan_then_take_the_barcode)
+    rows = [HEADER, ["NEW", "Новый", "", "piece", "1", "vat22", "DUP-1", "1", ""]]
+    before = counts()
+    response = api.upload(csv_file(rows), "conflict.csv", dry_run=False)
+    assert response.status_code == 409, response.text
+    assert [d["type"] for d in response.json()["detail"]] == ["conflict"]
+    assert counts() == before
+
+
+@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)  # COPY is PostgreSQL's
+def test_copy_lock_timeout_is_503(
+    api: Any, vat: dict[str, Any], db: Any, counts: Counts, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A COPY that cannot get its lock raises SQLAlchemy's OperationalError: 503 + Retry-After."""
+    real_plan = import_apply.plan
+
+    def plan_with_a_short_lock_timeout(session: Any, parsed: Any) -> Any:
+        session.execute(text("SET LOCAL lock_timeout = '200ms'"))
+        return real_plan(session, parsed)
+
+    monkeypatch.setattr(import_apply, "plan", plan_with_a_short_lock_timeout)
+    rows = [HEADER, ["NEW", "Новый", "", "piece", "1", "vat22", "INT-1", "1", ""]]
+    before = counts()
+    with db.engine.connect() as other:
+        other.execute(text("LOCK TABLE barcode IN SHARE MODE"))  # COPY into barcode must wait
+        response = api.upload(csv_file(rows), "locked.csv", dry_run=False)
+        other.rollback()
+    assert response.status_code == 503, response.text
+    assert response.headers["retry-after"]
+    assert counts() == before
+
+
+@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)  # COPY is PostgreSQL's
+def test_connection_lost_during_copy_is_503_and_the_next_request_works(
+    api: Any, vat: dict[str, Any], db: Any, counts: Counts, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_copy = import_apply._copy
+
+    def lose_the_connection_then_copy(connection: Any, *args: Any) -> None:
+        pid = connection.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
+        with db.engine.connect() as other:
+            other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        real_copy(connection, *args)
+
+    monkeypatch.setattr(import_apply, "_copy", lose_the_connection_then_copy)
+    rows = [HEADER, ["NEW", "Новый", "", "piece", "1", "vat22", "INT-1", "1", ""]]
+    before = counts()
+    response = api.upload(csv_file(rows), "lost.csv", dry_run=False)
+    assert response.status_code == 503, response.text
+    assert counts() == before
+    monkeypatch.setattr(import_apply, "_copy", real_copy)
+    assert api.upload(csv_file(rows), "again.csv", dry_run=False).status_code == 200
+
+
+def test_import_audits_every_created_and_changed_product(
+    api: Any, vat: dict[str, Any], db: Any, world: Any, counts: Counts
+) -> None:
+    novat = next(t for t in api.get("/tax-rates").json() if t["code"] == "novat")
+    changed = api.product(vat["id"], sku="CHG", name="Старое", price_minor=1000, barcodes=["OLD-1"])
+    same = api.product(vat["id"], sku="SAME", name="Как было", price_minor=500)
+    rows = [
+        HEADER,
+        ["CHG", "Старое", "", "piece", "12.50", "novat", "NEW-1", "1", ""],
+        ["SAME", "Как было", "", "piece", "5", "vat22", "", "1", ""],
+        ["ADD", "Новый", "Овощи", "kg", "3", "vat22", "NEW-2 NEW-3", "0", "0042"],
+    ]
+    before = counts()
+    report = api.upload(csv_file(rows), "prices.csv", dry_run=False).json()
+    assert (report["to_create"], report["to_update"], report["unchanged"]) == (1, 1, 1)
+    assert counts()["audit_log"] == before["audit_log"] + 3  # 2 products + the summary
+    created = next(p for p in api.get("/products").json()["items"] if p["sku"] == "ADD")
+    vegetables = next(c for c in api.get("/categories").json() if c["name"] == "Овощи")
+    with db.read() as s:
+        entries = {
+            e.action: e
+            for e in s.scalars(
+                select(AuditEntry).where(
+                    AuditEntry.action.in_(
+                        ["product.import_create", "product.import_update", "catalog.import"]
+                    )
+                )
+            )
+        }
+    summary = entries.pop("catalog.import")
+    for entry in entries.values():
+        assert entry.entity == "product"
+        assert (entry.actor_kind, entry.actor_id) == ("user", world.ids["owner"])
+        assert (entry.actor_label, entry.ip) == (summary.actor_label, summary.ip)
+    update = entries["product.import_update"]
+    assert update.entity_id == str(changed["id"])
+    assert (update.before, update.after) == (
+        {"price_minor": 1000, "tax_rate_id": vat["id"], "barcodes": ["OLD-1"]},
+        {"price_minor": 1250, "tax_rate_id": novat["id"], "barcodes": ["NEW-1"]},
+    )
+    create = entries["product.import_create"]
+    assert (create.entity_id, create.before) == (str(created["id"]), None)
+    assert create.after == {
+        "sku": "ADD",
+        "name": "Новый",
+        "category_id": vegetables["id"],
+        "unit": "kg",
+        "price_minor": 300,
+        "tax_rate_id": vat["id"],
+        "active": False,
+        "scale_code": "42",
+        "barcodes": ["NEW-2", "NEW-3"],
+    }
+    assert str(same["id"]) not in {e.entity_id for e in entries.values()}
+
+
+def test_category_paths_deeper_than_16_levels_are_row_errors(api: Any, vat: dict[str, Any]) -> None:
+    deepest = "/".join(f"L{i}" for i in range(1, 17))
+    rows = [
+        HEADER,
+        ["OK", "Шестнадцать", deepest, "piece", "1", "vat22", "", "1", ""],
+        ["DEEP", "Семнадцать", deepest + "/L17", "piece", "1", "vat22", "", "1", ""],
+    ]
+    report = api.upload(csv_file(rows), "deep.csv").json()
+    assert _errors(report) == [(3, "category", "too_deep")]
+    assert report["to_create"] == 1
+    assert report["categories_to_create"][-1] == deepest
+
+
+def test_import_refuses_the_text_the_api_refuses(api: Any, vat: dict[str, Any]) -> None:
+    """The same rule as the API's Name/Code (hub.text): any control character, C1 and DEL too."""
+    rows = [
+        HEADER,
+        ["A", "Мол\x85око", "", "piece", "1", "vat22", "", "1", ""],  # C1 (NEL)
+        ["B\x7f", "Кефир", "", "piece", "1", "vat22", "", "1", ""],  # DEL
+        ["C", "Сыр", "Молочные\x1b", "piece", "1", "vat22", "", "1", ""],  # ESC
+        ["D", "  Хлеб  ", "", "piece", "1", "vat22", "", "1", ""],  # trimmed, fine
+    ]
+    report = api.upload(csv_file(rows), "text.csv").json()
+    assert _errors(report) == [
+        (2, "name", "bad_text"),
+        (3, "sku", "bad_text"),
+        (4, "category", "bad_text"),
+    ]
+    assert report["to_create"] == 1
+
+
+def test_run_import_is_the_whole_use_case(api: Any, vat: dict[str, Any], db: Any) -> None:
+    good = csv_file([HEADER, ["A", "Молоко", "Молочные", "piece", "1", "vat22", "", "1", ""]])
+    bad = csv_file([HEADER, ["A", "Молоко", "", "piece", "x", "vat22", "", "1", ""]])
+    dry = importer.run_import(
+        db, actor=None, data=good, filename="../c.csv", exponent=2, dry_run=True
+    )
+    assert (dry.to_create, api.get("/products").json()["total"]) == (1, 0)
+    with pytest.raises(importer.ImportFailed) as failed:
+        importer.run_import(db, actor=None, data=bad, filename="c.csv", exponent=2, dry_run=False)
+    body = ImportRejected.model_validate(failed.value.body())
+    assert [(d.loc, d.type) for d in body.detail] == [(["file", 2, "price"], "invalid_price")]
+    applied = importer.run_import(
+        db, actor=None, data=good, filename="../c.csv", exponent=2, dry_run=False
+    )
+    assert (applied.to_create, api.get("/products").json()["total"]) == (1, 1)
+    with db.read() as s:
+        entry = s.scalars(select(AuditEntry).where(AuditEntry.action == "catalog.import")).one()
+    assert (entry.actor_kind, entry.after["file"]) == ("system", "c.csv")
+
+
+def test_export_file_name_has_the_utc_date(
+    api: Any, vat: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    moment = dt.datetime(2031, 12, 31, 23, 30, tzinfo=dt.UTC)  # already 1 January in Moscow
+    monkeypatch.setattr(router, "utcnow", lambda: moment)
+    response = api.get("/export", format="xlsx")
+    assert 'filename="catalog-2031-12-31.xlsx"' in response.headers["content-disposition"]

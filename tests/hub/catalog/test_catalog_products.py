@@ -126,6 +126,11 @@ def test_change_seq_increases_on_every_write_and_barcodes_bump_the_product(
         ({"name": "я" * 201}, "name"),
         ({"name": "Молоко\x00"}, "name"),
         ({"name": "Молоко\nкефир"}, "name"),
+        ({"name": "Молоко\tкефир"}, "name"),
+        ({"name": "Моло\x85ко"}, "name"),  # C1 control (NEL)
+        ({"name": "Чек\x1b@"}, "name"),  # ESC @: a printer command
+        ({"sku": "A\x7fB"}, "sku"),  # DEL
+        ({"sku": "A\x9bB"}, "sku"),  # C1 (CSI)
         ({"unit": "g"}, "unit"),
         ({"unit": None}, "unit"),
         ({"tax_rate_id": "1"}, "tax_rate_id"),
@@ -153,6 +158,32 @@ def test_bad_product_is_refused_naming_the_field(
     base = {"sku": "S", "name": "N", "unit": "piece", "price_minor": 1, "tax_rate_id": vat["id"]}
     before = counts()
     response = api.post("/products", {**base, **change})
+    assert response.status_code == 422, response.text
+    assert _fields(response) == [field]
+    assert counts() == before
+
+
+@pytest.mark.parametrize(
+    ("path", "members", "field"),
+    [
+        ("/products", r'"sku": "S", "name": "a\ud800"', "name"),
+        ("/products", r'"sku": "\udfffS", "name": "a"', "sku"),
+        ("/categories", r'"name": "a\ud800b"', "name"),
+        ("/tax-rates", r'"code": "\ud800", "name": "x", "rate_bp": 0', "code"),
+    ],
+)
+def test_lone_surrogates_are_422(
+    api: Any, vat: dict[str, Any], counts: Counts, path: str, members: str, field: str
+) -> None:
+    """Sent as JSON escapes: a client cannot even encode them as UTF-8."""
+    if path == "/products":
+        members += f', "unit": "piece", "price_minor": 1, "tax_rate_id": {vat["id"]}'
+    before = counts()
+    response = api.client.post(
+        f"{api.base}{path}",
+        content="{" + members + "}",
+        headers={**api.headers, "Content-Type": "application/json"},
+    )
     assert response.status_code == 422, response.text
     assert _fields(response) == [field]
     assert counts() == before

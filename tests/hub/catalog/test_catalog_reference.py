@@ -150,6 +150,110 @@ def test_category_refuses_cycles_duplicates_and_bad_names(api: Any, counts: Coun
     assert counts() == before
 
 
+def _chain(api: Any, levels: int) -> list[dict[str, Any]]:
+    chain = [api.category("L1")]
+    for level in range(2, levels + 1):
+        chain.append(api.category(f"L{level}", chain[-1]["id"]))
+    return chain
+
+
+def test_categories_nest_at_most_16_levels(api: Any, counts: Counts) -> None:
+    chain = _chain(api, 16)
+    assert chain[-1]["path"] == "/".join(f"L{i}" for i in range(1, 17))
+    branch = api.category("B1")
+    api.category("B2", branch["id"])
+    before = counts()
+    cases = [
+        api.post("/categories", {"name": "L17", "parent_id": chain[-1]["id"]}),
+        # B1 with its child would end 17 levels deep under L15
+        api.patch(f"/categories/{branch['id']}", {"parent_id": chain[14]["id"]}),
+    ]
+    for response in cases:
+        assert response.status_code == 422, response.text
+        assert [(d["field"], d["type"]) for d in response.json()["detail"]] == [
+            ("parent_id", "too_deep")
+        ]
+    assert counts() == before
+    leaf = api.patch(f"/categories/{branch['id']}", {"parent_id": chain[13]["id"]}, 200).json()
+    assert leaf["path"].count("/") == 14  # B1 at level 15, B2 at 16
+
+
+def test_an_old_tree_deeper_than_the_limit_still_lists_and_exports(
+    api: Any, db: Any, counts: Counts
+) -> None:
+    """Paths are built without recursion: 2000 levels (written before the limit) are no 500."""
+    from sqlalchemy import insert
+
+    from hub.catalog.models import Category
+
+    levels = 2000
+    with db.write() as s:
+        s.execute(
+            insert(Category),
+            [
+                {"id": 10_000 + i, "parent_id": 10_000 + i - 1 if i else None, "name": f"D{i}"}
+                | {"change_seq": 0, "active": True}
+                for i in range(levels)
+            ],
+        )
+    listed = api.get("/categories")
+    assert listed.status_code == 200
+    deepest = max(listed.json(), key=lambda c: len(c["path"]))
+    assert deepest["path"] == "/".join(f"D{i}" for i in range(levels))
+    assert api.get("/export").status_code == 200
+    before = counts()
+    too_deep = api.post("/categories", {"name": "X", "parent_id": 10_000 + levels - 1}, 422)
+    assert _fields(too_deep) == ["parent_id"]
+    assert counts() == before
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("/categories", {"name": "Хл\x85еб"}, "name"),  # C1 control (NEL)
+        ("/categories", {"name": "Хлеб\x1b"}, "name"),  # ESC: a printer command on receipts
+        ("/tax-rates", {"code": "vat\x7f", "name": "x", "rate_bp": 0}, "code"),  # DEL
+        ("/tax-rates", {"code": "vat", "name": "a\tb", "rate_bp": 0}, "name"),
+        ("/weight-templates", {"name": "Весы\x9b", "pattern": "22PPPPPWWWWWC"}, "name"),
+    ],
+)
+def test_reference_text_follows_the_hub_text_rules(
+    api: Any, counts: Counts, path: str, body: dict[str, Any], field: str
+) -> None:
+    before = counts()
+    assert _fields(api.post(path, body, 422)) == [field]
+    assert counts() == before
+
+
+def test_reference_writes_are_audited(api: Any, db: Any) -> None:
+    from sqlalchemy import select
+
+    from hub.audit.models import AuditEntry
+
+    rate = api.tax("vat22", 2200)
+    api.patch(f"/tax-rates/{rate['id']}", {"rate_bp": 2000}, 200)
+    template = api.post("/weight-templates", {"name": "  Весы  ", "pattern": "22PPPPPWWWWWC"}, 201)
+    assert template.json()["name"] == "Весы"  # trimmed
+    api.patch(f"/weight-templates/{template.json()['id']}", {"active": False}, 200)
+    conflict = api.post("/tax-rates", {"code": "vat22", "name": "x", "rate_bp": 0}, 409)
+    assert conflict.json()["detail"][0]["msg"] == "a tax rate with code 'vat22' exists"
+    with db.read() as s:
+        entries = {e.action: e for e in s.scalars(select(AuditEntry))}
+    assert entries["tax_rate.create"].after["rate_bp"] == 2200
+    update = entries["tax_rate.update"]
+    assert (update.entity_id, update.before["rate_bp"], update.after["rate_bp"]) == (
+        str(rate["id"]),
+        2200,
+        2000,
+    )
+    assert update.after["change_seq"] > update.before["change_seq"]
+    assert entries["weight_template.create"].after["pattern"] == "22PPPPPWWWWWC"
+    assert (
+        entries["weight_template.update"].before["active"],
+        entries["weight_template.update"].after["active"],
+    ) == (True, False)
+
+
 # --- weighted-barcode templates ------------------------------------------------------------
 
 
@@ -219,22 +323,44 @@ def test_ids_in_paths_are_bounded(api: Any) -> None:
 
 
 @pytest.mark.parametrize(
-    ("who", "status"),
+    ("who", "reads", "writes"),
     [
-        ("owner", 200),
-        ("manager_a", 200),
-        ("manager_b", 200),
-        ("cashier_a", 403),
-        ("device_a", 403),
-        ("anonymous", 401),
+        ("owner", 200, 201),
+        ("manager_a", 200, 403),
+        ("manager_b", 200, 403),
+        ("cashier_a", 403, 403),
+        ("device_a", 403, 403),
+        ("anonymous", 401, 401),
     ],
 )
-def test_catalog_is_for_owners_and_managers(client: Any, world: Any, who: str, status: int) -> None:
+def test_managers_read_the_catalog_and_owners_edit_it(
+    client: Any, world: Any, who: str, reads: int, writes: int
+) -> None:
     for path in ("/tax-rates", "/categories", "/products", "/weight-templates", "/export"):
-        assert client.get(BASE + path, headers=world.headers(who)).status_code == status
+        assert client.get(BASE + path, headers=world.headers(who)).status_code == reads
     body = {"code": f"c-{who}", "name": "x", "rate_bp": 0}
     created = client.post(BASE + "/tax-rates", json=body, headers=world.headers(who))
-    assert created.status_code == (201 if status == 200 else status)
+    assert created.status_code == writes
+
+
+def test_an_owner_lets_a_manager_edit_the_catalog(client: Any, world: Any) -> None:
+    manager = world.headers("manager_a")
+    body = {"code": "vat5", "name": "НДС 5%", "rate_bp": 500}
+    assert client.post(BASE + "/tax-rates", json=body, headers=manager).status_code == 403
+    url = f"/api/v1/users/{world.ids['manager_a']}"
+    # Nobody but an owner can grant it, the manager least of all.
+    grant = {"can_edit_catalog": True}
+    assert client.patch(url, json=grant, headers=manager).status_code == 403
+    granted = client.patch(url, json=grant, headers=world.headers("owner"))
+    assert granted.status_code == 200
+    assert granted.json()["can_edit_catalog"] is True
+    assert client.post(BASE + "/tax-rates", json=body, headers=manager).status_code == 201
+    # Store B's manager did not get it.
+    other = {"code": "vat7", "name": "НДС 7%", "rate_bp": 700}
+    assert (
+        client.post(BASE + "/tax-rates", json=other, headers=world.headers("manager_b")).status_code
+        == 403
+    )
 
 
 def test_every_catalog_route_declares_one_policy_and_its_errors() -> None:
@@ -247,7 +373,9 @@ def test_every_catalog_route_declares_one_policy_and_its_errors() -> None:
             for dep in route.dependant.dependencies  # type: ignore[attr-defined]
             if policy_of(dep.call)
         ]
-        assert policies == ["manager"], route.path  # type: ignore[attr-defined]
+        methods = route.methods  # type: ignore[attr-defined]
+        want = ["manager"] if methods == {"GET"} else ["catalog_editor"]
+        assert policies == want, route.path  # type: ignore[attr-defined]
         assert {401, 403} <= set(route.responses), route.path  # type: ignore[attr-defined]
 
 
