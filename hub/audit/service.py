@@ -26,6 +26,18 @@ def snapshot(obj: Any) -> dict[str, Any]:
     return out
 
 
+def actor_columns(
+    actor: Principal | None, *, actor_label: str | None = None, ip: str | None = None
+) -> dict[str, Any]:
+    """Who did it, as every audit entry records it (also for entries inserted in bulk)."""
+    return {
+        "actor_kind": actor.kind if actor else "system",
+        "actor_id": actor.id if actor else None,
+        "actor_label": actor_label or (actor.label if actor else "system"),
+        "ip": ip or (actor.ip if actor else None),
+    }
+
+
 def record(
     session: Session,
     *,
@@ -40,16 +52,13 @@ def record(
     actor_label: str | None = None,
 ) -> AuditEntry:
     entry = AuditEntry(
-        actor_kind=actor.kind if actor else "system",
-        actor_id=actor.id if actor else None,
-        actor_label=actor_label or (actor.label if actor else "system"),
+        **actor_columns(actor, actor_label=actor_label, ip=ip),
         action=action,
         entity=entity,
         entity_id=None if entity_id is None else str(entity_id),
         store_id=store_id,
         before=before,
         after=after,
-        ip=ip or (actor.ip if actor else None),
     )
     session.add(entry)
     return entry

@@ -16,7 +16,6 @@ from sqlalchemy.orm import Session
 
 from hub.audit import service as audit
 from hub.audit.models import AuditEntry
-from hub.catalog import writes
 from hub.catalog.import_plan import CurrentProduct, Plan, Target, plan
 from hub.catalog.import_read import ParsedFile, read_file, safe_file_name
 from hub.catalog.models import Barcode, Category, Product, fold
@@ -86,7 +85,7 @@ def apply(
     entries += _create_products(session, result, seqs, now)
     # One entry per product, so old values stay recoverable; written like the products (bulk,
     # no ORM objects) to keep a 100k-row import fast.
-    shared = {**writes.audit_columns(actor), "at": now, "entity": "product"}
+    shared = {**audit.actor_columns(actor), "store_id": None, "at": now, "entity": "product"}
     _insert_rows(session, AuditEntry.__table__, entries, shared)
     audit.record(
         session,

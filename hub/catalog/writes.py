@@ -101,14 +101,3 @@ def record(
         before=before,
         after=after if after is not None else audit.snapshot(obj),
     )
-
-
-def audit_columns(actor: Principal | None) -> dict[str, Any]:
-    """Who did it, as `audit.record` writes it: for audit entries inserted in bulk."""
-    return {
-        "actor_kind": actor.kind if actor else "system",
-        "actor_id": actor.id if actor else None,
-        "actor_label": actor.label if actor else "system",
-        "store_id": None,
-        "ip": actor.ip if actor else None,
-    }

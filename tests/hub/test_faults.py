@@ -52,3 +52,29 @@ def test_readyz_reports_an_unreachable_database(tmp_path) -> None:  # type: igno
         assert response.status_code == 503
         assert response.json()["problems"][0].startswith("database unreachable")
         assert client.get("/healthz").status_code == 200
+
+
+@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
+def test_lost_postgres_connections_recover_without_restart(client, world, db) -> None:  # type: ignore[no-untyped-def]
+    """F10: every server connection of the pool is killed; the next requests just work."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.pool import NullPool
+
+    owner = world.headers("owner")
+    for _ in range(3):  # fill the pool with a few live connections
+        assert client.get("/api/v1/stores", headers=owner).status_code == 200
+    admin = create_engine(db.engine.url, poolclass=NullPool)
+    with admin.connect() as conn:
+        killed = conn.execute(
+            text(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        ).scalar_one()
+    admin.dispose()
+    assert killed >= 1
+    assert client.get("/api/v1/stores", headers=owner).status_code == 200
+    created = client.post(
+        "/api/v1/stores", json={"name": "После сбоя", "timezone": "UTC"}, headers=owner
+    )
+    assert created.status_code == 201
