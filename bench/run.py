@@ -23,7 +23,7 @@ from bench import Report
 
 ROOT = Path(__file__).resolve().parent.parent
 OUTPUT = ROOT / "docs" / "BENCHMARKS.md"
-NOT_BENCHMARKS = {"run"}
+NOT_BENCHMARKS = {"run", "catalog_hub", "feed_client"}  # helpers of catalog_sync
 
 
 def modules() -> list[str]:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import catalog_sync, run
+from bench import catalog_hub, catalog_sync, feed_client, run
 
 PRODUCTS = 500
 
@@ -39,12 +39,12 @@ def test_polls_after_the_delta_answer_not_modified(measured: catalog_sync.Measur
 
 
 def test_small_pages_follow_the_cursor_without_gaps_or_repeats(tmp_path: Path) -> None:
-    hub = catalog_sync.build_hub(tmp_path, 230)
+    hub = catalog_hub.build_hub(tmp_path, 230)
     with (
-        catalog_sync.serve(hub) as base_url,
-        catalog_sync.till_client(base_url, hub.token) as client,
+        catalog_hub.serve(hub) as base_url,
+        feed_client.till_client(base_url, hub.token) as client,
     ):
-        pulled = catalog_sync.fetch(client, limit=37)
+        pulled = feed_client.fetch(client, limit=37)
     assert pulled.pages > 230 // 37
     assert sorted(pulled.product_ids) == hub.product_ids
 
@@ -62,3 +62,4 @@ def test_the_report_renders_a_verdict_table(measured: catalog_sync.Measured) -> 
     assert "## Machine" in text
     assert "SQLite" in text
     assert "catalog_sync" in run.modules()
+    assert not {"catalog_hub", "feed_client"} & set(run.modules())
