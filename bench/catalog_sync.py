@@ -290,7 +290,8 @@ def report(m: Measured) -> Report:
         f"other {seconds(full_s - parse_s)} is the hub building and serialising pages "
         "(validated `wire.v1` models per row) plus the transfer over loopback.",
         f"Wire size: the full feed is {mebibytes(one.size)} of JSON, about "
-        f"{mebibytes(m.gzip_bytes)} gzipped; the hub gzips responses (level 1) for clients that accept it "
+        f"{mebibytes(m.gzip_bytes)} gzipped at level 6; the hub gzips responses (level 1) for "
+        "clients that accept it "
         "(httpx does, so the times above include compressing and inflating).",
     ]
     if m.first_poll_status != 304:
