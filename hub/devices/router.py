@@ -5,7 +5,6 @@ from fastapi import APIRouter, Request
 from hub import access
 from hub.access import DbDep, DeviceDep, StoreManagerDep, client_ip
 from hub.devices import service
-from hub.devices.models import Device
 from hub.devices.schemas import (
     DeviceOut,
     PairingCodeCreate,
@@ -13,7 +12,7 @@ from hub.devices.schemas import (
     PairRequest,
     PairResponse,
 )
-from hub.errors import not_found, responses
+from hub.errors import responses
 from hub.http import IdPath, KassaRoute
 
 router = APIRouter(tags=["devices"], route_class=KassaRoute)
@@ -83,7 +82,4 @@ def revoke_device(
 def whoami(db: DbDep, device: DeviceDep) -> DeviceOut:
     """The calling till's own record (a cheap check that its token still works)."""
     with db.read() as s:
-        row = s.get(Device, device.id)
-        if row is None:
-            raise not_found("device")
-        return DeviceOut.model_validate(row)
+        return DeviceOut.model_validate(service.get_device(s, device_id=device.id))

@@ -107,6 +107,13 @@ def pair(
     )
 
 
+def get_device(session: Session, *, device_id: int) -> Device:
+    device = session.get(Device, device_id)
+    if device is None:
+        raise not_found("device", "device_id")
+    return device
+
+
 def list_devices(session: Session, *, store_id: int) -> list[Device]:
     return list(
         session.scalars(select(Device).where(Device.store_id == store_id).order_by(Device.id))
