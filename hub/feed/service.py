@@ -51,6 +51,9 @@ def build_page(
     session: Session, *, store_id: int, cursor: int, limit: int, if_none_match: str | None = None
 ) -> FeedPage:
     """One page after `cursor`; None as delta when the client is caught up and says so by ETag."""
+    if session.get_bind().dialect.name == "postgresql":
+        # One snapshot for the whole page: products and their barcodes are read as of one moment.
+        session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
     high = high_water(session)
     if cursor > high:
         raise ApiError(
@@ -128,16 +131,25 @@ def _products(session: Session, window: Any) -> Iterable[Any]:
     return session.execute(query).all()
 
 
-def _barcodes(session: Session, product_ids: list[int]) -> dict[int, list[str]]:
-    out: dict[int, list[str]] = {pid: [] for pid in product_ids}
-    for chunk_start in range(0, len(product_ids), 5000):
-        chunk = product_ids[chunk_start : chunk_start + 5000]
-        for code, pid in session.execute(
-            select(Barcode.code, Barcode.product_id)
-            .where(Barcode.product_id.in_(chunk))
-            .order_by(Barcode.product_id, Barcode.code)
-        ):
-            out[pid].append(code)
+def _barcodes(session: Session, products: list[Any]) -> dict[int, list[str]]:
+    """Barcodes of the page's products: they are exactly the products whose change_seq lies in
+    the page's range, so one range query on the index does (no 5,000-value IN list)."""
+    out: dict[int, list[str]] = {p.id: [] for p in products}
+    if not products:
+        return out
+    low = min(p.change_seq for p in products)
+    top = max(p.change_seq for p in products)
+    query = (
+        select(Barcode.code, Barcode.product_id)
+        .select_from(Product)
+        .join(Barcode, Barcode.product_id == Product.id)
+        .where(Product.change_seq >= low, Product.change_seq <= top)
+    )
+    for code, product_id in session.execute(query):
+        if product_id in out:
+            out[product_id].append(code)
+    for codes in out.values():
+        codes.sort()
     return out
 
 
@@ -154,7 +166,7 @@ def _delta(
     for _seq, kind, row in page:
         by_kind.setdefault(kind, []).append(row)
     products = by_kind.get("product", [])
-    barcodes = _barcodes(session, [p.id for p in products])
+    barcodes = _barcodes(session, products)
     stores = by_kind.get("store", [])
     return CatalogDelta(
         cursor=cursor,
