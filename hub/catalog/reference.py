@@ -115,13 +115,6 @@ def list_categories(session: Session) -> list[CategoryOut]:
     return sorted((category_out(c, paths) for c in categories), key=lambda c: (c.path, c.id))
 
 
-def get_category_out(session: Session, *, category_id: int) -> CategoryOut:
-    category = session.get(Category, category_id)
-    if category is None:
-        raise not_found("category", "category_id")
-    return category_out(category, category_paths(session))
-
-
 def _check_sibling_name(
     session: Session, *, parent_id: int | None, name: str, exclude_id: int | None = None
 ) -> None:

@@ -43,10 +43,6 @@ def etag_for(*, store_id: int, position: int) -> str:
     return f'"feed-{store_id}-{position}"'
 
 
-def high_water(session: Session) -> int:
-    return current_change_seq(session)
-
-
 def build_page(
     session: Session, *, store_id: int, cursor: int, limit: int, if_none_match: str | None = None
 ) -> FeedPage:
@@ -54,7 +50,7 @@ def build_page(
     if session.get_bind().dialect.name == "postgresql":
         # One snapshot for the whole page: products and their barcodes are read as of one moment.
         session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
-    high = high_water(session)
+    high = current_change_seq(session)
     if cursor > high:
         raise ApiError(
             409,
