@@ -46,7 +46,7 @@ def build_hub(directory: Path, products: int, *, seed: int = demo_catalog.SEED) 
     """
     from hub.catalog import reference as catalog_service
     from hub.catalog.schemas import TaxRateCreate, WeightTemplateCreate
-    from hub.db import Database
+    from hub.db import Database, next_change_seq
     from hub.devices.models import Device
     from hub.migrate import upgrade
     from hub.staff import security
@@ -90,7 +90,14 @@ def build_hub(directory: Path, products: int, *, seed: int = demo_catalog.SEED) 
                     ),
                 )
             token, digest = security.new_token(security.DEVICE_PREFIX)
-            s.add(Device(store_id=store.id, name="Касса 1", token_hash=digest))
+            s.add(
+                Device(
+                    store_id=store.id,
+                    name="Касса 1",
+                    token_hash=digest,
+                    change_seq=next_change_seq(s),
+                )
+            )
             store_id = store.id
         with db.write() as s:
             categories = _insert_categories(s)

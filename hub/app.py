@@ -82,7 +82,11 @@ def _include_routers(app: FastAPI) -> None:
     from hub.devices.router import router as devices_router
     from hub.feed.router import router as feed_router
     from hub.health.router import router as health_router
+    from hub.purchasing.router import router as purchasing_router
+    from hub.sales.router import router as sales_router
+    from hub.shifts.router import router as shifts_router
     from hub.staff.router import router as staff_router
+    from hub.stock.router import router as stock_router
     from hub.stores.router import router as stores_router
 
     routers: list[Any] = [
@@ -93,6 +97,10 @@ def _include_routers(app: FastAPI) -> None:
         catalog_router,
         feed_router,
         audit_router,
+        sales_router,
+        shifts_router,
+        stock_router,
+        purchasing_router,
     ]
     for router in routers:
         app.include_router(router)

@@ -82,6 +82,7 @@ class ChangeCounter(Base):
 
 
 CATALOG_SEQ = "catalog"
+LEDGER_SEQ = "ledger"  # sales, stock, shifts, purchasing: one order for the warehouse
 
 
 def next_change_seq(session: Session, count: int = 1, name: str = CATALOG_SEQ) -> int:

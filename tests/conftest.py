@@ -243,6 +243,7 @@ def world(db) -> World:  # type: ignore[no-untyped-def]
                 name=f"Касса {who}",
                 token_hash=digest,
                 revoked_at=utcnow() if revoked else None,
+                change_seq=next_change_seq(s),
             )
             s.add(device)
             s.flush()

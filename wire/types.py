@@ -30,6 +30,8 @@ LONG_TEXT_MAX = 2000
 AmountMinor = Annotated[int, Field(strict=True, ge=0, le=MAX_AMOUNT_MINOR)]
 PositiveAmountMinor = Annotated[int, Field(strict=True, ge=1, le=MAX_AMOUNT_MINOR)]
 QtyMilli = Annotated[int, Field(strict=True, ge=1, le=MAX_QTY_MILLI)]
+SignedQtyMilli = Annotated[int, Field(strict=True, ge=-MAX_QTY_MILLI, le=MAX_QTY_MILLI)]
+SignedAmountMinor = Annotated[int, Field(strict=True, ge=-MAX_AMOUNT_MINOR, le=MAX_AMOUNT_MINOR)]
 RateBp = Annotated[int, Field(strict=True, ge=0, le=10_000)]
 Id = Annotated[int, Field(strict=True, ge=1, le=INT64_MAX)]
 Seq = Annotated[int, Field(strict=True, ge=0, le=INT64_MAX)]

@@ -32,3 +32,5 @@ class Device(Base):
     revoked_at: Mapped[dt.datetime | None]
     last_seen_at: Mapped[dt.datetime | None]
     last_version: Mapped[str | None] = mapped_column(String(64))
+    # Bumped on pairing and revocation (not on every contact): the warehouse's dim_till.
+    change_seq: Mapped[int] = mapped_column(index=True)

@@ -8,7 +8,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from hub.audit import service as audit
-from hub.db import Database, utcnow
+from hub.db import Database, next_change_seq, utcnow
 from hub.devices.models import Device, PairingCode
 from hub.errors import ApiError, not_found
 from hub.principal import Principal
@@ -82,6 +82,7 @@ def pair(
                 token_hash=token_digest,
                 last_seen_at=now,
                 last_version=version,
+                change_seq=next_change_seq(s),
             )
             s.add(device)
             s.flush()
@@ -127,6 +128,7 @@ def revoke(session: Session, *, actor: Principal, store_id: int, device_id: int)
     if device.revoked_at is None:
         before = audit.snapshot(device)
         device.revoked_at = utcnow()
+        device.change_seq = next_change_seq(session)
         session.flush()
         audit.record(
             session,
@@ -139,3 +141,27 @@ def revoke(session: Session, *, actor: Principal, store_id: int, device_id: int)
             after=audit.snapshot(device),
         )
     return device
+
+
+def refuse_foreign_store(db: Database, device: Principal, claimed_store_id: int | None) -> None:
+    """B7: a till may only send data for the store its token belongs to. A batch naming another
+    store is refused with 403 before anything is written, and the attempt is audited."""
+    if claimed_store_id is None or claimed_store_id == device.store_id:
+        return
+    with db.write() as s:
+        audit.record(
+            s,
+            actor=device,
+            action="device.foreign_store",
+            entity="device",
+            entity_id=device.id,
+            store_id=device.store_id,
+            after={"claimed_store_id": claimed_store_id},
+        )
+    raise ApiError(
+        403,
+        "wrong_store",
+        f"this till belongs to store {device.store_id}, not store {claimed_store_id}: "
+        "nothing was written; check the till's pairing",
+        loc=["body", "store_id"],
+    )

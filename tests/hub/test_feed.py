@@ -100,7 +100,14 @@ def test_a_store_b_till_never_sees_store_a_settings_or_staff(client, world, db) 
 
     token, digest = security.new_token(security.DEVICE_PREFIX)
     with db.write() as s:
-        s.add(Device(store_id=world.store_b, name="Касса Б", token_hash=digest))
+        s.add(
+            Device(
+                store_id=world.store_b,
+                name="Касса Б",
+                token_hash=digest,
+                change_seq=next_change_seq(s),
+            )
+        )
     pages, _cursor, _etag = _pages(client, {"Authorization": f"Bearer {token}"}, limit=1000)
     stores = [p.store for p in pages if p.store is not None]
     assert [s.id for s in stores] == [world.store_b]

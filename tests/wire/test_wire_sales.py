@@ -16,7 +16,7 @@ from wire_sale_builder import (
     sale_payload,
 )
 
-from wire.v1 import ErrorV1, SaleResult, SalesBatch, SalesBatchResult, SaleV1
+from wire.v1 import ErrorV1, SaleResult, SalesBatch, SalesBatchResult, SaleV1, reconcile_sale
 
 
 def raw_json(payload: Any, path: tuple[str | int, ...], raw_value: str) -> bytes:
@@ -103,9 +103,9 @@ def test_integers_are_strict(path: tuple[str | int, ...], raw_value: str) -> Non
         (("till_seq",), "0", "greater_than_equal"),
         (("total_minor",), "-1", "greater_than_equal"),
         (("total_minor",), "1000000000000", "less_than_equal"),
-        (("lines", 0, "qty_milli"), "0", "greater_than_equal"),
+        (("lines", 0, "qty_milli"), "-100000000", "greater_than_equal"),
         (("lines", 0, "qty_milli"), "100000000", "less_than_equal"),
-        (("lines", 0, "unit_price_minor"), "0", "greater_than_equal"),
+        (("lines", 0, "unit_price_minor"), "-1000000000000", "greater_than_equal"),
         (("lines", 0, "vat_rate_bp"), "10001", "less_than_equal"),
         (("lines", 0, "line_no"), "501", "less_than_equal"),
         (("fd_number",), "0", "greater_than_equal"),
@@ -113,6 +113,24 @@ def test_integers_are_strict(path: tuple[str | int, ...], raw_value: str) -> Non
 )
 def test_integer_bounds(path: tuple[str | int, ...], raw_value: str, error_type: str) -> None:
     assert errors_of(raw_json(sale_payload(), path, raw_value)) == [(path, error_type)]
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("qty_milli", 0), ("qty_milli", -1000), ("unit_price_minor", 0), ("unit_price_minor", -5)],
+)
+def test_non_positive_quantity_or_price_parses_but_never_reconciles(field: str, value: int) -> None:
+    """B3: such a line is the sale's own problem (`rejected`, field named), not the batch's."""
+    payload = sale_payload()
+    payload["lines"][0][field] = value
+    errors = reconcile_sale(SaleV1.model_validate(payload))
+    assert next((e.field, e.code, e.expected, e.actual) for e in errors) == (
+        f"lines.0.{field}",
+        "not_positive",
+        "> 0",
+        str(value),
+    )
+    assert not any(e.field.startswith("lines.0.") and e.code != "not_positive" for e in errors)
 
 
 @pytest.mark.parametrize(

@@ -17,9 +17,10 @@ from wire.types import (
     Hash64,
     Id,
     PositiveAmountMinor,
-    QtyMilli,
     RateBp,
     ShortText,
+    SignedAmountMinor,
+    SignedQtyMilli,
     TillSeq,
     WireModel,
     at_most_items,
@@ -45,8 +46,10 @@ class SaleLineV1(WireModel):
     product_id: Id | None
     barcode: Barcode | None
     name: ShortText
-    qty_milli: QtyMilli
-    unit_price_minor: PositiveAmountMinor
+    # Signed in the schema so that a zero or negative value is a per-sale `rejected` naming
+    # the field (RELIABILITY.md B3), not a 422 for the whole batch; reconcile_sale refuses it.
+    qty_milli: SignedQtyMilli
+    unit_price_minor: SignedAmountMinor
     discount_minor: AmountMinor
     amount_minor: AmountMinor
     vat_rate_bp: RateBp | None
@@ -113,6 +116,9 @@ class SaleV1(WireModel):
 
 
 class SalesBatch(WireModel):
+    # Optional: the store the till believes it belongs to. The hub takes the store from the
+    # device token and refuses a batch naming another store (403, audited).
+    store_id: Id | None = None
     sales: Annotated[
         tuple[SaleV1, ...],
         Field(min_length=1, max_length=MAX_SALES_PER_BATCH),
@@ -140,6 +146,22 @@ def _mismatch(field: str, code: str, message: str, expected: int, actual: int) -
 def _line_errors(index: int, line: SaleLineV1) -> list[ErrorV1]:
     errors: list[ErrorV1] = []
     path = f"lines.{index}"
+    for field, value in (
+        ("qty_milli", line.qty_milli),
+        ("unit_price_minor", line.unit_price_minor),
+    ):
+        if value <= 0:
+            errors.append(
+                ErrorV1(
+                    field=f"{path}.{field}",
+                    code="not_positive",
+                    message=f"{field} must be positive; a refund is a sale of kind 'return'",
+                    expected="> 0",
+                    actual=str(value),
+                )
+            )
+    if errors:
+        return errors  # the amount checks below would only repeat the same mistake
     gross = line_amount_minor(line.qty_milli, line.unit_price_minor)
     if line.discount_minor > gross:
         errors.append(

@@ -26,6 +26,7 @@ class ShiftEventV1(WireModel):
 
 
 class ShiftEventsBatch(WireModel):
+    store_id: Id | None = None  # as in SalesBatch: a mismatch with the token's store is a 403
     events: Annotated[
         tuple[ShiftEventV1, ...],
         Field(min_length=1, max_length=MAX_EVENTS_PER_BATCH),

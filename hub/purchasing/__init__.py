@@ -1,0 +1,2 @@
+"""Suppliers, purchase orders and the manual stock documents: receipts, counts, transfers,
+write-offs."""

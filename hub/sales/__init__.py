@@ -1,0 +1,1 @@
+"""Sales ingest: exactly-once acceptance of the tills' journals, quarantine, journal integrity."""

@@ -1,0 +1,1 @@
+"""Cashier shifts and cash-drawer events synced from the tills; X/Z figures and over/short."""

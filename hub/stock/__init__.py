@@ -1,0 +1,1 @@
+"""The stock ledger: append-only movements, materialised levels and moving-average cost."""
