@@ -33,6 +33,8 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     max_import_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
     db_pool_size: int = Field(default=10, ge=1)
+    # Sales batches written at once per hub process; more wait up to 2 s, then get 429.
+    ingest_concurrency: int = Field(default=4, ge=1, le=64)
     sqlite_busy_timeout_ms: int = Field(default=5000, ge=0)
     # Addresses whose X-Forwarded-For is trusted (your reverse proxy); "*" trusts everyone.
     forwarded_allow_ips: str = "127.0.0.1"

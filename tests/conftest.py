@@ -81,7 +81,9 @@ def _wipe_postgres(url: str) -> None:
     tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
     with engine.begin() as conn:
         conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-        conn.execute(text("INSERT INTO change_counter (name, value) VALUES ('catalog', 0)"))
+        conn.execute(
+            text("INSERT INTO change_counter (name, value) VALUES ('catalog', 0), ('ledger', 0)")
+        )
     engine.dispose()
 
 
