@@ -11,6 +11,7 @@ from fastapi.routing import APIRoute, iter_route_contexts
 from starlette.routing import Mount
 
 from hub.access import policy_of
+from kassa.till_sim import Item, SimTill
 from tests.conftest import ROLES
 
 # What each policy answers per role, for a resource of store A. "ok" = passes the policy (the
@@ -112,6 +113,13 @@ SAMPLE_BODIES: dict[tuple[str, str], dict[str, object]] = {
         "pattern": "2{n}PPPPPWWWWWC",
     },
     ("PATCH", "/api/v1/catalog/weight-templates/{template_id}"): {"name": "Весы"},
+    ("POST", "/api/v1/till/sales/batch"): {
+        "sales": [
+            SimTill(cashier_id=1)
+            .sale([Item(None, "Товар без карточки", 1000, 100)])
+            .model_dump(mode="json")
+        ]
+    },
 }
 # Writes that take no body and must succeed for allowed roles.
 NO_BODY = {
@@ -224,6 +232,19 @@ def _seed_catalog(db) -> dict[str, int]:  # type: ignore[no-untyped-def]
         }
 
 
+def _seed_sale(db, world) -> str:  # type: ignore[no-untyped-def]
+    """A sale of store A's till, so that the sale routes answer 200 to allowed roles."""
+    from hub.principal import Principal
+    from hub.sales import service as sales
+    from wire.v1 import SalesBatch
+
+    till = SimTill(cashier_id=world.ids["cashier_a"])
+    sale = till.sale([Item(None, "Пакет", 1000, 500)])
+    device = Principal("device", world.ids["device_a"], None, world.store_a, "Касса", "device")
+    sales.ingest(db, device, SalesBatch(sales=(sale,)))
+    return str(sale.sale_uuid)
+
+
 def _sample_path(path: str, values: dict[str, int]) -> str:
     return re.sub(r"\{(\w+)\}", lambda m: str(values.get(m.group(1), 1)), path)
 
@@ -248,6 +269,7 @@ def test_route_role_matrix(app, client, world, db) -> None:  # type: ignore[no-u
         "store_id": world.store_a,
         "device_id": world.ids["revoked_device_a"],  # revoking it again disarms nobody
         "user_id": world.ids["cashier_a"],
+        "sale_uuid": _seed_sale(db, world),
         **_seed_catalog(db),
     }
     failures = []

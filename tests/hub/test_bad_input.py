@@ -14,6 +14,7 @@ from hub.catalog.models import Product
 from hub.devices.models import PairingCode
 from hub.staff.models import User
 from hub.stores.models import Store
+from kassa.till_sim import Item, SimTill
 
 # (method, path template, who, a valid body, the numeric field to attack)
 ENDPOINTS = [
@@ -58,6 +59,18 @@ ENDPOINTS = [
         "owner",
         {"sku": "X1", "name": "Хлеб", "unit": "piece", "price_minor": 5000, "tax_rate_id": "{t}"},
         "price_minor",
+    ),
+    (
+        "POST",
+        "/api/v1/till/sales/batch",
+        "device_a",
+        {
+            "store_id": "{a}",
+            "sales": [
+                SimTill(cashier_id=1).sale([Item(None, "Товар", 1000, 100)]).model_dump(mode="json")
+            ],
+        },
+        "store_id",
     ),
 ]
 
