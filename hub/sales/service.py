@@ -70,12 +70,21 @@ class Item:
     sale_id: int | None = None
 
 
-def _prepare(sale: SaleV1, now: dt.datetime) -> Item:
+def _skewed(sale: SaleV1, sent_at: dt.datetime | None, now: dt.datetime) -> bool:
+    """The till's clock is off by more than 24 h: judged by the batch's `sent_at` when the till
+    gives it (a sale made offline days ago is not a wrong clock), else by the sale's own time.
+    A sale dated after the batch was sent is wrong either way."""
+    if sent_at is None:
+        return abs(sale.created_at - now) > CLOCK_SKEW
+    return abs(sent_at - now) > CLOCK_SKEW or sale.created_at - sent_at > CLOCK_SKEW
+
+
+def _prepare(sale: SaleV1, now: dt.datetime, sent_at: dt.datetime | None = None) -> Item:
     data = sale.model_dump(mode="json")
     payload = canonical_json(data).decode("utf-8")
     item = Item(sale, payload, hashlib.sha256(payload.encode("utf-8")).hexdigest())
     item.errors = reconcile_sale(sale)
-    if abs(sale.created_at - now) > CLOCK_SKEW:
+    if _skewed(sale, sent_at, now):
         item.flags.add(FLAG_CLOCK_SKEW)
     if sale_hash(sale) != sale.hash:
         item.flags.add(FLAG_HASH_MISMATCH)
@@ -85,13 +94,13 @@ def _prepare(sale: SaleV1, now: dt.datetime) -> Item:
 def ingest(db: Database, device: Principal, batch: SalesBatch) -> SalesBatchResult:
     assert device.store_id is not None
     now = utcnow()
-    items = [_prepare(sale, now) for sale in batch.sales]
+    items = [_prepare(sale, now, batch.sent_at) for sale in batch.sales]
     try:
         with db.write() as s:
             _ingest(s, device, items, now)
     except IntegrityError:
         # Not expected while the counter is held; if it happens, isolate each item.
-        items = [_prepare(sale, now) for sale in batch.sales]
+        items = [_prepare(sale, now, batch.sent_at) for sale in batch.sales]
         with db.write() as s:
             next_change_seq(s, 0, LEDGER_SEQ)
             for item in items:

@@ -396,3 +396,22 @@ def test_naive_timestamp_is_422_and_nothing_is_written(client, world, db) -> Non
     assert response.status_code == 422
     assert response.json()["detail"][0]["field"] == "sales.1.created_at"
     assert _count(db, Sale) == 0
+
+
+def test_sales_made_offline_days_ago_are_not_a_skewed_clock(client, world, db) -> None:  # type: ignore[no-untyped-def]
+    """F1/F8: with the batch's `sent_at` the hub tells an offline till (old sales, right clock)
+    from a wrong clock (sent_at itself days off)."""
+    shop = seed_shop(db, world.store_a)
+    till = new_till(world)
+    now = dt.datetime.now(dt.UTC)
+    old = till.sale([shop.items()["milk"]], at=now - dt.timedelta(days=5))
+    right = post(client, world.headers("device_a"), [old], sent_at=now.isoformat())
+    assert right.json()["results"][0]["flags"] == []
+    later = till.sale([shop.items()["milk"]], at=now + dt.timedelta(days=3))
+    wrong = post(
+        client,
+        world.headers("device_a"),
+        [later],
+        sent_at=(now + dt.timedelta(days=3)).isoformat(),
+    )
+    assert wrong.json()["results"][0]["flags"] == ["clock_skew"]

@@ -119,6 +119,9 @@ class SalesBatch(WireModel):
     # Optional: the store the till believes it belongs to. The hub takes the store from the
     # device token and refuses a batch naming another store (403, audited).
     store_id: Id | None = None
+    # The till's clock when it sent the batch: the hub compares it with its own to flag a skewed
+    # till clock, so that sales made offline days ago are not mistaken for a wrong clock.
+    sent_at: AwareTime | None = None
     sales: Annotated[
         tuple[SaleV1, ...],
         Field(min_length=1, max_length=MAX_SALES_PER_BATCH),
