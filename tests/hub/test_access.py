@@ -82,7 +82,8 @@ NARROWER = {
     ("POST", "/api/v1/users"): {"manager_b": 403},
 }
 # A valid body per write route, so that allowed roles reach the service and must SUCCEED
-# ("{role}" keeps names unique per role; "{n}" is the role's index, "{a}"/"{t}" ids).
+# ("{role}" keeps names unique per role; "{n}" is the role's index, "{a}"/"{t}" ids; "{p}"
+# product, "{s}" supplier, "{b}" store B).
 SAMPLE_BODIES: dict[tuple[str, str], dict[str, object]] = {
     ("POST", "/api/v1/stores"): {"name": "Магазин {role}", "timezone": "UTC"},
     ("PATCH", "/api/v1/stores/{store_id}"): {"receipt_footer": "Спасибо, {role}"},
@@ -113,6 +114,52 @@ SAMPLE_BODIES: dict[tuple[str, str], dict[str, object]] = {
         "pattern": "2{n}PPPPPWWWWWC",
     },
     ("PATCH", "/api/v1/catalog/weight-templates/{template_id}"): {"name": "Весы"},
+    ("POST", "/api/v1/suppliers"): {"name": "Поставщик {role}", "lead_time_days": 2},
+    ("PATCH", "/api/v1/suppliers/{supplier_id}"): {"contact": "+7 900 000-00-00"},
+    ("PUT", "/api/v1/suppliers/{supplier_id}/products/{product_id}"): {"pack_size_milli": 6000},
+    ("POST", "/api/v1/stores/{store_id}/purchase-orders"): {
+        "supplier_id": "{s}",
+        "lines": [{"product_id": "{p}", "qty_ordered_milli": 6000, "unit_cost_minor": 5000}],
+    },
+    ("PUT", "/api/v1/stores/{store_id}/purchase-orders/{purchase_order_id}/lines"): {
+        "lines": [{"product_id": "{p}", "qty_ordered_milli": 12000, "unit_cost_minor": 5000}],
+    },
+    ("POST", "/api/v1/stores/{store_id}/purchase-orders/{purchase_order_id}/receive"): {
+        "lines": [{"product_id": "{p}", "qty_milli": 1000}],
+    },
+    ("POST", "/api/v1/stores/{store_id}/receipts"): {
+        "supplier_id": "{s}",
+        "lines": [{"product_id": "{p}", "qty_milli": 1000, "unit_cost_minor": 5000}],
+    },
+    ("POST", "/api/v1/stores/{store_id}/counts"): {
+        "lines": [{"product_id": "{p}", "counted_milli": 3000}],
+    },
+    ("POST", "/api/v1/stores/{store_id}/transfers"): {
+        "to_store_id": "{b}",
+        "lines": [{"product_id": "{p}", "qty_milli": 1000}],
+    },
+    ("POST", "/api/v1/stores/{store_id}/write-offs"): {
+        "reason": "Бой",
+        "lines": [{"product_id": "{p}", "qty_milli": 1000}],
+    },
+    ("POST", "/api/v1/stores/{store_id}/adjustments"): {
+        "reason": "Пересорт",
+        "lines": [{"product_id": "{p}", "qty_milli": -500}],
+    },
+    ("POST", "/api/v1/till/shifts/batch"): {
+        "events": [
+            {
+                "event_uuid": "5e1f0000-0000-4000-8000-000000000001",
+                "shift_uuid": "5e1f0000-0000-4000-8000-0000000000aa",
+                "till_seq": 1,
+                "kind": "open",
+                "at": "2025-03-03T08:00:00+03:00",
+                "cashier_id": 1,
+                "amount_minor": 500000,
+                "reason": None,
+            }
+        ]
+    },
     ("POST", "/api/v1/till/sales/batch"): {
         "sales": [
             SimTill(cashier_id=1)
@@ -125,6 +172,18 @@ SAMPLE_BODIES: dict[tuple[str, str], dict[str, object]] = {
 NO_BODY = {
     ("POST", "/api/v1/stores/{store_id}/devices/{device_id}/revoke"),
     ("POST", "/api/v1/auth/logout"),
+    # Sending a sent order or cancelling a cancelled one is a no-op (200), so both roles pass.
+    ("POST", "/api/v1/stores/{store_id}/purchase-orders/{purchase_order_id}/send"),
+    ("POST", "/api/v1/stores/{store_id}/purchase-orders/{purchase_order_id}/cancel"),
+}
+# Routes whose path ids differ from the shared ones: route -> {path param: key of `ids`}.
+ROUTE_IDS = {
+    ("POST", "/api/v1/stores/{store_id}/purchase-orders/{purchase_order_id}/cancel"): {
+        "purchase_order_id": "order_to_cancel"
+    },
+    ("POST", "/api/v1/stores/{store_id}/purchase-orders/{purchase_order_id}/receive"): {
+        "purchase_order_id": "order_to_receive"
+    },
 }
 # Allowed roles may get a 4xx on these sample inputs (credentials, codes or ids that do not
 # exist); everything else must answer 2xx to an allowed role.
@@ -245,6 +304,74 @@ def _seed_sale(db, world) -> str:  # type: ignore[no-untyped-def]
     return str(sale.sale_uuid)
 
 
+def _seed_shift(db, world) -> str:  # type: ignore[no-untyped-def]
+    """An open shift of store A's till, so that the shift routes answer 200 to allowed roles."""
+    import datetime as dt
+    import uuid
+
+    from hub.principal import Principal
+    from hub.shifts import upload as shifts
+    from wire.v1 import ShiftEventsBatch, ShiftEventV1
+
+    event = ShiftEventV1(
+        event_uuid=uuid.uuid4(),
+        shift_uuid=uuid.uuid4(),
+        till_seq=1,
+        kind="open",
+        at=dt.datetime.now(dt.UTC),
+        cashier_id=world.ids["cashier_a"],
+        amount_minor=500_000,
+        reason=None,
+    )
+    device = Principal("device", world.ids["device_a"], None, world.store_a, "Касса", "device")
+    shifts.ingest_batch(db, device=device, batch=ShiftEventsBatch(events=(event,)))
+    return str(event.shift_uuid)
+
+
+def _seed_purchasing(db, world, product_id: int) -> dict[str, int]:  # type: ignore[no-untyped-def]
+    """A supplier, store A's orders (a draft to edit and send, one to cancel, a sent one to
+    receive) and a stock document, so that the purchasing and stock routes answer 2xx."""
+    from hub.purchasing import orders
+    from hub.purchasing import service as purchasing
+    from hub.purchasing.schemas import OrderCreate, SupplierCreate
+    from hub.stock import service as stock
+    from hub.stock.schemas import WriteOffIn
+
+    owner = world.actor("owner")
+    order = {
+        "supplier_id": 0,
+        "lines": [{"product_id": product_id, "qty_ordered_milli": 10000, "unit_cost_minor": 5000}],
+    }
+    with db.write() as s:
+        supplier = purchasing.create_supplier(
+            s, actor=owner, data=SupplierCreate(name="Поставщик", lead_time_days=2)
+        )
+        order["supplier_id"] = supplier.id
+        draft, to_cancel, to_receive = (
+            orders.create_order(
+                s, actor=owner, store_id=world.store_a, data=OrderCreate.model_validate(order)
+            )[0]
+            for _ in range(3)
+        )
+        orders.send(s, actor=owner, store_id=world.store_a, order_id=to_receive.id)
+        doc = stock.write_off(
+            s,
+            actor=owner,
+            store_id=world.store_a,
+            data=WriteOffIn.model_validate(
+                {"reason": "Бой", "lines": [{"product_id": product_id, "qty_milli": 1000}]}
+            ),
+        )
+        return {
+            "supplier_id": supplier.id,
+            "purchase_order_id": draft.id,
+            "order_to_cancel": to_cancel.id,
+            "order_to_receive": to_receive.id,
+            "doc_id": doc.id,
+            "store_b": world.store_b,
+        }
+
+
 def _sample_path(path: str, values: dict[str, int]) -> str:
     return re.sub(r"\{(\w+)\}", lambda m: str(values.get(m.group(1), 1)), path)
 
@@ -252,10 +379,14 @@ def _sample_path(path: str, values: dict[str, int]) -> str:
 def _fill(value, *, role: str, ids: dict[str, int]):  # type: ignore[no-untyped-def]
     if isinstance(value, dict):
         return {k: _fill(v, role=role, ids=ids) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_fill(v, role=role, ids=ids) for v in value]
     if value == "{a}":
         return ids["store_id"]
     if value == "{t}":
         return ids["tax_rate_id"]
+    if value in ("{p}", "{s}", "{b}"):
+        return ids[{"{p}": "product_id", "{s}": "supplier_id", "{b}": "store_b"}[value]]
     if isinstance(value, str):
         return value.replace("{role}", role).replace("{n}", str(ORDER.index(role)))
     return value
@@ -269,9 +400,11 @@ def test_route_role_matrix(app, client, world, db) -> None:  # type: ignore[no-u
         "store_id": world.store_a,
         "device_id": world.ids["revoked_device_a"],  # revoking it again disarms nobody
         "user_id": world.ids["cashier_a"],
+        "shift_uuid": _seed_shift(db, world),
         "sale_uuid": _seed_sale(db, world),
         **_seed_catalog(db),
     }
+    ids.update(_seed_purchasing(db, world, ids["product_id"]))
     failures = []
     checked = 0
     # Logging out revokes the caller's token, so that route goes last.
@@ -280,7 +413,9 @@ def test_route_role_matrix(app, client, world, db) -> None:  # type: ignore[no-u
         (policy,) = set(_policies(route))
         for method in sorted(methods - {"HEAD"}):
             key = (method, path)
-            url = _sample_path(path, ids)
+            url = _sample_path(
+                path, {**ids, **{p: ids[k] for p, k in ROUTE_IDS.get(key, {}).items()}}
+            )
             expected = {**EXPECTED[policy], **NARROWER.get(key, {})}
             for role in ORDER:
                 kwargs: dict[str, object] = {"headers": world.headers(role)}

@@ -62,12 +62,47 @@ ENDPOINTS = [
     ),
     (
         "POST",
+        "/api/v1/suppliers",
+        "owner",
+        {"name": "ООО «Хлебозавод»", "contact": "+7 900 000-00-00", "lead_time_days": 2},
+        "lead_time_days",
+    ),
+    (
+        "POST",
+        "/api/v1/stores/{a}/transfers",
+        "manager_a",
+        {"note": "в магазин Б", "to_store_id": 2, "lines": [{"product_id": 1, "qty_milli": 1000}]},
+        "to_store_id",
+    ),
+    (
+        "POST",
         "/api/v1/till/sales/batch",
         "device_a",
         {
             "store_id": "{a}",
             "sales": [
                 SimTill(cashier_id=1).sale([Item(None, "Товар", 1000, 100)]).model_dump(mode="json")
+            ],
+        },
+        "store_id",
+    ),
+    (
+        "POST",
+        "/api/v1/till/shifts/batch",
+        "device_a",
+        {
+            "store_id": "{a}",
+            "events": [
+                {
+                    "event_uuid": "5e1f0000-0000-4000-8000-000000000001",
+                    "shift_uuid": "5e1f0000-0000-4000-8000-0000000000aa",
+                    "till_seq": 1,
+                    "kind": "open",
+                    "at": "2025-03-03T08:00:00+03:00",
+                    "cashier_id": 1,
+                    "amount_minor": 500000,
+                    "reason": None,
+                }
             ],
         },
         "store_id",

@@ -49,9 +49,9 @@ def test_every_extracted_table_has_an_indexed_change_seq() -> None:
         column = tables[name].c.get("change_seq")
         assert column is not None, name
         assert not column.nullable, name
-        assert any(list(index.columns)[0].name == "change_seq" for index in tables[name].indexes), (
-            f"{name}.change_seq is not indexed"
-        )
+        assert any(
+            next(iter(index.columns)).name == "change_seq" for index in tables[name].indexes
+        ), f"{name}.change_seq is not indexed"
 
 
 def test_a_cursor_reader_misses_nothing_while_tills_write(world, db) -> None:  # type: ignore[no-untyped-def]

@@ -6,6 +6,7 @@ import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
+from hub.migrate import head_revision
 from kassa.cli import app
 
 runner = CliRunner()
@@ -18,7 +19,7 @@ def hub_env(tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
     monkeypatch.delenv("KASSA_OWNER_PASSWORD", raising=False)
     result = runner.invoke(app, ["hub", "migrate"])
     assert result.exit_code == 0, result.output
-    assert "0002" in result.output
+    assert head_revision() in result.output
     return url
 
 
