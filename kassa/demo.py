@@ -33,9 +33,10 @@ from hub.migrate import upgrade
 from hub.settings import Settings
 from hub.staff.models import User
 from hub.stores.models import Store
-from kassa import demo_proof, demo_report, demo_seed
+from kassa import demo_proof, demo_report, demo_seed, demo_trade
 from kassa.demo_proof import FeedProof
 from kassa.demo_seed import Login, Till
+from kassa.demo_trade import TradeSummary
 
 
 @dataclass
@@ -70,11 +71,16 @@ class DemoSummary:
     stores_seen_by_owner: list[str]
     barcode_lookup: str
     logins: list[Login]
+    trade: TradeSummary
     seconds: float
 
 
 def run_demo(
-    data_dir: str = "var/demo", products: int = 2000, *, console: Console | None = None
+    data_dir: str = "var/demo",
+    products: int = 2000,
+    *,
+    days: int = 21,
+    console: Console | None = None,
 ) -> DemoSummary:
     """Seed a demo chain on a fresh SQLite hub in `data_dir`, prove it over HTTP, summarize."""
     started = time.perf_counter()
@@ -106,6 +112,11 @@ def run_demo(
         owner = next(login for login in logins if login.role == "owner")
         with console.status("Proving it over HTTP: a till pulls the feed, the owner signs in..."):
             proof, seen, lookup = demo_proof.prove(settings, db, tills[0], owner)
+        with console.status(
+            f"Trading for {days} days through the HTTP API: deliveries, sales, shifts, returns, "
+            "a count, a transfer, a write-off..."
+        ):
+            trade = demo_trade.trade(settings, db, tills, logins, days=days)
         summary = _summarize(
             db,
             root=root,
@@ -120,6 +131,7 @@ def run_demo(
             seen=seen,
             lookup=lookup,
             logins=logins,
+            trade=trade,
             started=started,
         )
     finally:
@@ -160,6 +172,7 @@ def _summarize(
     seen: list[str],
     lookup: str,
     logins: list[Login],
+    trade: TradeSummary,
     started: float,
 ) -> DemoSummary:
     def count(model: Any, *where: Any) -> int:
@@ -197,5 +210,6 @@ def _summarize(
         stores_seen_by_owner=seen,
         barcode_lookup=lookup,
         logins=logins,
+        trade=trade,
         seconds=time.perf_counter() - started,
     )

@@ -50,6 +50,7 @@ def print_summary(console: Console, summary: DemoSummary) -> None:
     table.add_row("scale label", "", summary.label_example)
     table.add_row("barcode search", "", summary.barcode_lookup)
     console.print(table)
+    _print_trade(console, summary)
 
     people = Table(title="Sign-ins (also in staff.json, readable only by you)", header_style="bold")
     people.add_column("role")
@@ -85,3 +86,56 @@ def print_summary(console: Console, summary: DemoSummary) -> None:
         f"[bold]{summary.owner_email}[/bold] / [bold]{summary.owner_password}[/bold]",
         soft_wrap=True,
     )
+
+
+def _rub(minor: int) -> str:
+    sign = "-" if minor < 0 else ""
+    whole, kop = divmod(abs(minor), 100)
+    return f"{sign}{whole:,}".replace(",", "\u00a0") + f",{kop:02d} ₽"
+
+
+def _print_trade(console: Console, summary: DemoSummary) -> None:
+    t = summary.trade
+    table = Table(
+        title=f"{t.days} days of trading through the HTTP API ({t.http_seconds:.1f} s)",
+        show_header=True,
+        header_style="bold",
+    )
+    table.add_column("what")
+    table.add_column("figure", justify="right")
+    table.add_column("details")
+    table.add_row(
+        "receipts",
+        str(t.receipts),
+        f"{t.lines} lines; {t.returns} returns; hub answered {t.created} created, "
+        f"{t.duplicates} duplicate, {t.rejected} rejected",
+    )
+    table.add_row("shifts", str(t.shifts), "opened with a 5 000 ₽ float, closed with a blind count")
+    table.add_row("revenue", _rub(t.revenue_minor), f"{_rub(t.revenue_ex_vat_minor)} without VAT")
+    profit = t.revenue_ex_vat_minor - t.cogs_minor
+    margin = f"{profit * 1000 // max(t.revenue_ex_vat_minor, 1) / 10:.1f} %"
+    table.add_row(
+        "gross profit",
+        _rub(profit),
+        f"margin {margin} (ex VAT); cost of goods {_rub(t.cogs_minor)} from the cost snapshots",
+    )
+    for store, value in t.stock_value_minor.items():
+        table.add_row(
+            "stock at cost",
+            _rub(value),
+            f"{store}; {t.negative_lines.get(store, 0)} products below zero",
+        )
+    table.add_section()
+    for note in t.purchase_orders:
+        table.add_row("delivery", "", note)
+    table.add_row("delivery", "", f"{t.receipts_without_po} goods receipts without an order (+6 %)")
+    table.add_row("moving average", "", t.cost_example)
+    table.add_row("stock count", "", t.count_note)
+    if t.transfer_note:
+        table.add_row("transfer", "", t.transfer_note)
+    table.add_row("write-off", "", t.write_off_note)
+    if t.z_report:
+        table.add_row("Z report", "", t.z_report)
+    for line in t.over_short:
+        table.add_row("over/short", "", line)
+    console.print(table)

@@ -20,9 +20,11 @@ from wire.barcodes import is_valid_gtin
 PRODUCTS = 300
 
 
-def _run(data_dir: Path) -> tuple[DemoSummary, str]:
+def _run(data_dir: Path, days: int = 10) -> tuple[DemoSummary, str]:
     out = io.StringIO()
-    summary = run_demo(str(data_dir), products=PRODUCTS, console=Console(file=out, width=120))
+    summary = run_demo(
+        str(data_dir), products=PRODUCTS, days=days, console=Console(file=out, width=120)
+    )
     return summary, out.getvalue()
 
 
@@ -131,9 +133,9 @@ def test_the_printout_says_how_to_serve_and_sign_in(demo: tuple[DemoSummary, str
 
 
 def test_running_twice_starts_fresh(demo: tuple[DemoSummary, str], tmp_path: Path) -> None:
-    first, _ = _run(tmp_path)
+    first, _ = _run(tmp_path, days=1)
     (tmp_path / "hub.db-wal").write_bytes(b"")  # a leftover WAL must not survive either
-    second, _ = _run(tmp_path)
+    second, _ = _run(tmp_path, days=1)
     counts = ("stores", "tills", "owners", "managers", "cashiers", "products", "barcodes")
     expected = [getattr(demo[0], c) for c in counts]
     assert [getattr(first, c) for c in counts] == expected
@@ -141,3 +143,66 @@ def test_running_twice_starts_fresh(demo: tuple[DemoSummary, str], tmp_path: Pat
     assert second.weighted_products == first.weighted_products
     assert second.feed_products == PRODUCTS
     assert second.owner_password != first.owner_password
+
+
+def test_weeks_of_trading_went_through_the_api_exactly_once(
+    demo: tuple[DemoSummary, str], hub_db: Database
+) -> None:
+    """Every demo sale was created once; the printed figures are the database's figures."""
+    from hub.sales.models import Sale, SaleLine
+    from hub.shifts.models import Shift
+    from hub.stock.models import StockLevel, StockMove
+
+    trade = demo[0].trade
+    assert trade.receipts > 1000 and trade.returns > 0
+    assert trade.created == trade.receipts + trade.returns
+    assert (trade.duplicates, trade.rejected) == (0, 0)
+    with hub_db.read() as s:
+        assert s.scalar(select(func.count()).select_from(Sale)) == trade.created
+        revenue = 0
+        for kind, sign in (("sale", 1), ("return", -1)):
+            revenue += sign * int(
+                s.scalar(
+                    select(func.coalesce(func.sum(SaleLine.amount_minor), 0))
+                    .join(Sale, Sale.id == SaleLine.sale_id)
+                    .where(Sale.kind == kind)
+                )
+                or 0
+            )
+        assert revenue == trade.revenue_minor
+        assert (
+            s.scalar(
+                select(func.count()).select_from(SaleLine).where(SaleLine.unit_cost_minor.is_(None))
+            )
+            == 0
+        ), "every line sold after the first delivery has a cost"
+        closed = s.scalar(
+            select(func.count()).select_from(Shift).where(Shift.over_short_minor.is_not(None))
+        )
+        assert closed == trade.shifts
+        # The materialised level is the sum of the ledger, for every store x product.
+        sums = dict(
+            s.execute(
+                select(
+                    StockMove.store_id * 1_000_000 + StockMove.product_id,
+                    func.sum(StockMove.qty_milli),
+                ).group_by(StockMove.store_id, StockMove.product_id)
+            ).all()
+        )
+        levels = {
+            row.store_id * 1_000_000 + row.product_id: row.on_hand_milli
+            for row in s.scalars(select(StockLevel))
+        }
+        assert levels == sums
+        kinds = set(s.scalars(select(StockMove.kind).distinct()))
+    assert {
+        "receipt",
+        "sale",
+        "return",
+        "count",
+        "transfer_out",
+        "transfer_in",
+        "write_off",
+    } <= kinds
+    assert trade.revenue_ex_vat_minor - trade.cogs_minor > 0
+    assert "days of trading through the HTTP API" in demo[1]
