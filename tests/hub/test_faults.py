@@ -68,7 +68,8 @@ def test_lost_postgres_connections_recover_without_restart(client, world, db) ->
         killed = conn.execute(
             text(
                 "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                "WHERE datname = current_database() AND pid <> pg_backend_pid() "
+                "AND usename = current_user"
             )
         ).scalar_one()
     admin.dispose()
