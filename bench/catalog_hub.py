@@ -1,8 +1,9 @@
-"""The hub under test for the catalog-sync benchmark: built in bulk, served in a child process.
+"""The hub under test for the benchmarks: built in bulk, served in a child process.
 
 `build_hub` makes a migrated SQLite hub with N products (reference rows through the hub's
-services, the catalog as bulk inserts); `change_prices` makes a delta; `serve` runs the real hub
-app under uvicorn on 127.0.0.1, as in a shop.
+services, the catalog as bulk inserts); `populate` fills any freshly migrated database (SQLite or
+PostgreSQL) the same way, with as many paired tills as asked; `change_prices` makes a delta;
+`serve` / `serve_url` run the real hub app under uvicorn on 127.0.0.1, as in a shop.
 """
 
 from __future__ import annotations
@@ -38,8 +39,36 @@ class BenchHub:
     build_seconds: float
 
 
+@dataclass
+class Populated:
+    """What `populate` made: one store, its cashiers, paired tills (a device token each)."""
+
+    store_id: int
+    cashier_ids: list[int]
+    device_ids: list[int]
+    tokens: list[str]
+    product_ids: list[int]
+
+
 def build_hub(directory: Path, products: int, *, seed: int = demo_catalog.SEED) -> BenchHub:
-    """A migrated SQLite hub with `products` products (1-2 EAN-13 each), one store and a till.
+    """A migrated SQLite hub with `products` products (1-2 EAN-13 each), one store and a till."""
+    from hub.migrate import upgrade
+
+    began = time.perf_counter()
+    path = directory / "hub.db"
+    url = f"sqlite:///{path}"
+    upgrade(url)
+    made = populate(url, products, seed=seed)
+    return BenchHub(
+        path, url, made.tokens[0], made.store_id, made.product_ids, time.perf_counter() - began
+    )
+
+
+def populate(
+    url: str, products: int, *, devices: int = 1, seed: int = demo_catalog.SEED
+) -> Populated:
+    """Fill a freshly migrated hub database (SQLite or PostgreSQL): tax rates, one store, three
+    cashiers, `devices` paired tills and `products` products (1-2 EAN-13 each).
 
     Reference rows go through the hub's services; products, barcodes and categories are bulk
     Core inserts with one `next_change_seq` block each, as a catalog import writes them.
@@ -48,17 +77,12 @@ def build_hub(directory: Path, products: int, *, seed: int = demo_catalog.SEED) 
     from hub.catalog.schemas import TaxRateCreate, WeightTemplateCreate
     from hub.db import Database, next_change_seq
     from hub.devices.models import Device
-    from hub.migrate import upgrade
     from hub.staff import security
     from hub.staff import service as staff_service
     from hub.staff.schemas import UserCreate
     from hub.stores import service as stores_service
     from hub.stores.schemas import StoreCreate
 
-    began = time.perf_counter()
-    path = directory / "hub.db"
-    url = f"sqlite:///{path}"
-    upgrade(url)
     db = Database(url)
     try:
         with db.write() as s:
@@ -81,30 +105,37 @@ def build_hub(directory: Path, products: int, *, seed: int = demo_catalog.SEED) 
             catalog_service.create_weight_template(
                 s, actor=None, data=WeightTemplateCreate(name="Весы", pattern="22PPPPPWWWWWC")
             )
-            for number, name in enumerate(("Анна Смирнова", "Мария Кузнецова", "Иван Попов")):
+            cashier_ids = [
                 staff_service.create_user(
                     s,
                     actor=None,
                     data=UserCreate(
                         name=name, role="cashier", store_id=store.id, pin=f"{1234 + number}"
                     ),
-                )
-            token, digest = security.new_token(security.DEVICE_PREFIX)
-            s.add(
-                Device(
+                ).id
+                for number, name in enumerate(("Анна Смирнова", "Мария Кузнецова", "Иван Попов"))
+            ]
+            tokens, tills = [], []
+            for number in range(1, devices + 1):
+                token, digest = security.new_token(security.DEVICE_PREFIX)
+                till = Device(
                     store_id=store.id,
-                    name="Касса 1",
+                    name=f"Касса {number}",
                     token_hash=digest,
                     change_seq=next_change_seq(s),
                 )
-            )
+                s.add(till)
+                tokens.append(token)
+                tills.append(till)
+            s.flush()
+            device_ids = [till.id for till in tills]
             store_id = store.id
         with db.write() as s:
             categories = _insert_categories(s)
             ids = _insert_products(s, products, categories, taxes, seed)
     finally:
         db.dispose()
-    return BenchHub(path, url, token, store_id, ids, time.perf_counter() - began)
+    return Populated(store_id, cashier_ids, device_ids, tokens, ids)
 
 
 def _insert_categories(s: Any) -> dict[tuple[str, ...], int]:
@@ -212,16 +243,24 @@ def change_prices(hub: BenchHub, count: int, *, seed: int = 7) -> set[int]:
 
 @contextlib.contextmanager
 def serve(hub: BenchHub) -> Iterator[str]:
-    """The hub app under uvicorn in a child process on a free port of 127.0.0.1.
+    with serve_url(hub.url) as base_url:
+        yield base_url
+
+
+@contextlib.contextmanager
+def serve_url(database_url: str, *, env: dict[str, str] | None = None) -> Iterator[str]:
+    """The hub app on `database_url` under uvicorn in a child process on a free port of
+    127.0.0.1; `env` adds settings (KASSA_...) for it.
 
     (Not `uvicorn --fd`: uvicorn takes an inherited socket for AF_UNIX, so TCP_NODELAY is never
     set and every response with a body waits ~40 ms for a delayed ACK.)
     """
     env = {
         **os.environ,
-        "KASSA_DATABASE_URL": hub.url,
+        "KASSA_DATABASE_URL": database_url,
         "KASSA_ENV": "dev",
         "KASSA_COOKIE_SECURE": "false",
+        **(env or {}),
     }
     for _attempt in range(5):  # another process may grab the port between probe and bind
         port = _free_port()

@@ -2,6 +2,8 @@
 
 .venv/bin/python -m bench.run                 # all benchmarks -> docs/BENCHMARKS.md
 .venv/bin/python -m bench.run --only catalog_sync --output /tmp/b.md
+KASSA_BENCH_POSTGRES_URL=postgresql://USER:PASS@127.0.0.1/DB .venv/bin/python -m bench.run
+                                              # ingest on PostgreSQL too (own schemas only)
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from bench import Report
 
 ROOT = Path(__file__).resolve().parent.parent
 OUTPUT = ROOT / "docs" / "BENCHMARKS.md"
-NOT_BENCHMARKS = {"run", "catalog_hub", "feed_client"}  # helpers of catalog_sync
+NOT_BENCHMARKS = {"run", "catalog_hub", "feed_client"}  # helpers of the benchmarks
 
 
 def modules() -> list[str]:
@@ -55,6 +57,13 @@ def _git(*args: str) -> str:
         return ""
 
 
+def _load() -> tuple[float, ...]:
+    try:
+        return os.getloadavg()
+    except OSError:
+        return ()
+
+
 def machine() -> list[tuple[str, str]]:
     memory = _proc_field("/proc/meminfo", "MemTotal")
     memory_gib = f"{int(memory.split()[0]) / 2**20:.1f} GiB" if memory else "unknown"
@@ -67,6 +76,7 @@ def machine() -> list[tuple[str, str]]:
         ("OS", platform.platform()),
         ("Python", platform.python_version()),
         ("SQLite", sqlite3.sqlite_version),
+        ("load average at start (1 / 5 / 15 min)", " / ".join(f"{x:.2f}" for x in _load())),
         ("commit", (commit or "unknown") + dirty),
         ("date", dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")),
     ]
@@ -97,7 +107,13 @@ def render(reports: list[tuple[Report, float]], facts: list[tuple[str, str]]) ->
         "make bench                                   # every benchmark, rewrites this file",
         ".venv/bin/python -m bench.run --only catalog_sync --output /tmp/bench.md",
         ".venv/bin/python -m bench.catalog_sync       # one benchmark, Markdown to stdout",
+        ".venv/bin/python -m bench.ingest --sqlite-only --receipts 5000",
         "```",
+        "",
+        "The sales-ingest benchmark measures PostgreSQL too when `KASSA_BENCH_POSTGRES_URL` (or "
+        "`KASSA_TEST_POSTGRES_URL`) names a database: it works only in its own schemas "
+        "(`kassa_bench_ingest*`), created and dropped by the run; without one its PostgreSQL "
+        "rows are missing and the section says so.",
         "",
         "Close other heavy programs first: the hub and the client share the machine's cores. "
         "A benchmark module in `bench/` exposes `run() -> bench.Report`; `bench/run.py` finds it "
