@@ -17,7 +17,7 @@ cost snapshot of every line and the till's journal checks, all in the same trans
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
+import hmac
 import json
 import uuid
 from collections import defaultdict
@@ -43,7 +43,7 @@ from hub.sales.models import (
 from hub.staff.models import User
 from hub.stock import ledger
 from wire.canonical import GENESIS_HASH, canonical_json
-from wire.v1 import ErrorV1, SaleResult, SalesBatch, SalesBatchResult, SaleV1
+from wire.v1 import ErrorV1, SaleResult, SalesBatch, SalesBatchResult, SaleV1, sale_digest
 from wire.v1.sales import reconcile_sale, sale_hash
 
 CLOCK_SKEW = dt.timedelta(hours=24)
@@ -62,12 +62,15 @@ class Item:
     """One sale of a batch on its way in."""
 
     sale: SaleV1
-    payload: str
     payload_hash: str
     errors: list[ErrorV1] = field(default_factory=list)
     flags: set[str] = field(default_factory=set)
     status: str | None = None
     sale_id: int | None = None
+
+    def payload(self) -> str:
+        """The sale exactly as received, as canonical JSON (kept for the quarantine)."""
+        return canonical_json(self.sale.model_dump(mode="json")).decode("utf-8")
 
 
 def _skewed(sale: SaleV1, sent_at: dt.datetime | None, now: dt.datetime) -> bool:
@@ -80,13 +83,11 @@ def _skewed(sale: SaleV1, sent_at: dt.datetime | None, now: dt.datetime) -> bool
 
 
 def _prepare(sale: SaleV1, now: dt.datetime, sent_at: dt.datetime | None = None) -> Item:
-    data = sale.model_dump(mode="json")
-    payload = canonical_json(data).decode("utf-8")
-    item = Item(sale, payload, hashlib.sha256(payload.encode("utf-8")).hexdigest())
-    item.errors = reconcile_sale(sale)
+    digest = sale_digest(sale)
+    item = Item(sale, digest.payload_hash, reconcile_sale(sale))
     if _skewed(sale, sent_at, now):
         item.flags.add(FLAG_CLOCK_SKEW)
-    if sale_hash(sale) != sale.hash:
+    if not hmac.compare_digest(digest.expected_hash, sale.hash):
         item.flags.add(FLAG_HASH_MISMATCH)
     return item
 
@@ -280,7 +281,7 @@ def _quarantine(s: Session, device: Principal, items: Sequence[Item], now: dt.da
                 "errors": json.dumps(
                     [e.model_dump(mode="json") for e in item.errors], ensure_ascii=False
                 ),
-                "payload": item.payload,
+                "payload": item.payload(),
                 "payload_hash": item.payload_hash,
                 "received_at": now,
             }
@@ -297,7 +298,7 @@ def _quarantine(s: Session, device: Principal, items: Sequence[Item], now: dt.da
                 after={"payload_hash": item.payload_hash, "till_seq": item.sale.till_seq},
             )
     if rows:
-        s.execute(insert(QuarantinedSale), rows)
+        s.execute(insert(QuarantinedSale.__table__), rows)
 
 
 def _known_products(s: Session, items: Sequence[Item]) -> set[int]:
@@ -383,7 +384,7 @@ def _journal_checks(s: Session, device: Principal, items: Sequence[Item]) -> Non
         return
     last = next_change_seq(s, len(new), LEDGER_SEQ)
     s.execute(
-        insert(JournalIssue),
+        insert(JournalIssue.__table__),
         [
             {
                 "store_id": device.store_id,
@@ -447,7 +448,9 @@ def _insert_sales(
                 "change_seq": last - len(items) + n + 1,
             }
         )
-    ids = s.scalars(insert(Sale).returning(Sale.id, sort_by_parameter_order=True), rows).all()
+    table = Sale.__table__
+    returning = insert(table).returning(table.c.id, sort_by_parameter_order=True)
+    ids = s.execute(returning, rows).scalars().all()
     for item, sale_id in zip(items, ids, strict=True):
         item.sale_id = sale_id
 
@@ -510,8 +513,8 @@ def _insert_sales(
                     "change_seq": seq,
                 }
             )
-    s.execute(insert(SaleLine), line_rows)
-    s.execute(insert(SalePayment), payment_rows)
+    s.execute(insert(SaleLine.__table__), line_rows)
+    s.execute(insert(SalePayment.__table__), payment_rows)
 
 
 def _link_returns(s: Session, store_id: int, items: Sequence[Item]) -> None:

@@ -13,7 +13,7 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from hub.db import LEDGER_SEQ, next_change_seq, utcnow
@@ -21,6 +21,23 @@ from hub.stock.models import StockLevel, StockMove
 from wire.money import round_half_up
 
 INCOMING_AT_COST = ("receipt", "transfer_in")
+_LEVELS = StockLevel.__table__
+_LEVEL_VALUES = ("on_hand_milli", "avg_cost_minor", "last_move_at", "change_seq")
+
+
+def _upsert_levels(session: Session, rows: list[dict[str, object]]) -> None:
+    """Write levels in one INSERT ... ON CONFLICT DO UPDATE (SQLite and PostgreSQL alike): new
+    store x product rows are inserted, existing ones take the new values."""
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    statement = dialect_insert(_LEVELS)
+    statement = statement.on_conflict_do_update(
+        index_elements=[_LEVELS.c.store_id, _LEVELS.c.product_id],
+        set_={name: statement.excluded[name] for name in _LEVEL_VALUES},
+    )
+    session.execute(statement, rows)
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,21 +146,19 @@ def post(
     for row in rows:
         seq += 1
         row["change_seq"] = seq
-    session.execute(insert(StockMove), rows)
-    inserts, updates = [], []
-    for pid, level in sorted(levels.items()):
+    session.execute(insert(StockMove.__table__), rows)
+    level_rows: list[dict[str, object]] = []
+    for pid, level in sorted(levels.items()):  # one order for every writer: no deadlocks
         seq += 1
-        values = {
-            "store_id": store_id,
-            "product_id": pid,
-            "on_hand_milli": level.on_hand,
-            "avg_cost_minor": level.avg,
-            "last_move_at": at,
-            "change_seq": seq,
-        }
-        (inserts if level.new else updates).append(values)
-    if inserts:
-        session.execute(insert(StockLevel), inserts)
-    if updates:
-        session.execute(update(StockLevel), updates)
+        level_rows.append(
+            {
+                "store_id": store_id,
+                "product_id": pid,
+                "on_hand_milli": level.on_hand,
+                "avg_cost_minor": level.avg,
+                "last_move_at": at,
+                "change_seq": seq,
+            }
+        )
+    _upsert_levels(session, level_rows)
     return posted

@@ -109,3 +109,26 @@ def test_a_cursor_reader_misses_nothing_while_tills_write(world, db) -> None:  #
         assert set(seen["sale"]) == set(s.scalars(select(Sale.id)))
         assert set(seen["sale_line"]) == set(s.scalars(select(SaleLine.id)))
     assert len(seen["sale"]) == 4 * 10 * 5
+
+
+def test_ledger_numbers_come_in_blocks_and_never_repeat_after_a_rolled_back_savepoint(db) -> None:  # type: ignore[no-untyped-def]
+    from hub.db import LEDGER_SEQ, current_change_seq, next_change_seq
+
+    handed: list[int] = []
+    with db.write() as s:
+        handed.append(next_change_seq(s, 1, LEDGER_SEQ))
+        handed.append(next_change_seq(s, 3, LEDGER_SEQ))  # from the block: no round trip
+        assert handed == [1, 4]
+        try:
+            with s.begin_nested():
+                next_change_seq(s, 5, LEDGER_SEQ)  # reserved inside the savepoint ...
+                raise RuntimeError
+        except RuntimeError:
+            pass  # ... which rolls back, taking that reservation with it
+        handed.append(next_change_seq(s, 1, LEDGER_SEQ))
+    with db.write() as s:
+        handed.append(next_change_seq(s, 1, LEDGER_SEQ))
+    with db.read() as s:
+        top = current_change_seq(s, LEDGER_SEQ)
+    assert handed == sorted(set(handed)), handed  # strictly increasing, never reused
+    assert handed[-1] <= top

@@ -266,3 +266,18 @@ def test_batch_result_round_trips() -> None:
     assert SalesBatchResult.model_validate_json(result.model_dump_json()) == result
     with pytest.raises(ValidationError):
         SaleResult.model_validate({"sale_uuid": SALE_UUID, "status": "ok"})
+
+
+def test_sale_digest_agrees_with_the_journal_hash_and_tells_payloads_apart() -> None:
+    from wire.canonical import canonical_json
+    from wire.v1 import sale_digest, sale_hash
+
+    sale = make_sale()
+    digest = sale_digest(sale)
+    assert digest.expected_hash == sale_hash(sale)
+    assert digest.body == canonical_json(sale.model_dump(mode="json", exclude={"hash"}))
+    other_hash = sale.model_copy(update={"hash": "f" * 64})
+    other_total = SaleV1.model_validate({**sale.model_dump(mode="json"), "cashier_id": 8})
+    digests = {sale_digest(x).payload_hash for x in (sale, other_hash, other_total)}
+    assert len(digests) == 3
+    assert sale_digest(SaleV1.model_validate_json(sale.model_dump_json())) == digest

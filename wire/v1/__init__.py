@@ -13,6 +13,7 @@ from wire.v1.catalog import (
 from wire.v1.results import ErrorV1, ResultStatus
 from wire.v1.sales import (
     PaymentV1,
+    SaleDigest,
     SaleLineV1,
     SaleResult,
     SalesBatch,
@@ -20,6 +21,7 @@ from wire.v1.sales import (
     SaleV1,
     Tender,
     reconcile_sale,
+    sale_digest,
     sale_hash,
     verify_hash,
 )
@@ -38,6 +40,7 @@ __all__ = [
     "PaymentV1",
     "ProductV1",
     "ResultStatus",
+    "SaleDigest",
     "SaleLineV1",
     "SaleResult",
     "SaleV1",
@@ -53,6 +56,7 @@ __all__ = [
     "Unit",
     "WeightTemplateV1",
     "reconcile_sale",
+    "sale_digest",
     "sale_hash",
     "verify_hash",
 ]

@@ -1,6 +1,9 @@
 """Sales as the till journals and uploads them, the arithmetic both sides check, the hash."""
 
+import hashlib
 import hmac
+import json
+from dataclasses import dataclass
 from typing import Annotated, Literal
 from uuid import UUID
 
@@ -258,6 +261,29 @@ def reconcile_sale(sale: SaleV1) -> list[ErrorV1]:
 def sale_hash(sale: SaleV1) -> str:
     """journal_hash(sale.prev_hash, the sale as JSON-mode data without its own `hash`)."""
     return journal_hash(sale.prev_hash, sale.model_dump(mode="json", exclude={"hash"}))
+
+
+@dataclass(frozen=True, slots=True)
+class SaleDigest:
+    """What a receiver needs to know about a sale's bytes, from ONE canonical serialisation."""
+
+    expected_hash: str  # what `hash` should be: sale_hash(sale)
+    payload_hash: str  # identifies the whole payload, `hash` included (dedupe: same or not)
+    body: bytes  # canonical JSON of the sale without `hash`
+
+
+def sale_digest(sale: SaleV1) -> SaleDigest:
+    """sale_hash and a payload hash together, serialising the sale once.
+
+    A validated SaleV1 dumps to plain JSON data (no floats), so the canonical text is json.dumps
+    with sorted keys, exactly as canonical_json writes it. The payload hash covers the body and
+    the sent `hash`: two payloads with equal payload hashes are the same sale, byte for byte.
+    """
+    data = sale.model_dump(mode="json", exclude={"hash"})
+    body = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    expected = hashlib.sha256(sale.prev_hash.encode("ascii") + body).hexdigest()
+    payload = hashlib.sha256(b"kassa.sale.v1\n" + sale.hash.encode("ascii") + b"\n" + body)
+    return SaleDigest(expected, payload.hexdigest(), body)
 
 
 def verify_hash(sale: SaleV1) -> bool:
