@@ -39,7 +39,6 @@ import argparse
 import contextlib
 import cProfile
 import datetime as dt
-import hashlib
 import json
 import os
 import pstats
@@ -61,8 +60,7 @@ import httpx
 from bench import FAIL, INFO, PASS, Metric, Report, seconds
 from bench.catalog_hub import Populated, populate, serve_url
 from kassa.till_sim import Item, SimTill
-from wire.canonical import canonical_json
-from wire.v1 import SalesBatch, SaleV1
+from wire.v1 import SalesBatch, SaleV1, sale_digest
 
 BATCH_PATH = "/api/v1/till/sales/batch"
 RECEIPTS = 20_000  # per database
@@ -541,7 +539,7 @@ def verify(url: str, store_id: int, sales: list[SaleV1], *, hub: bool) -> Verifi
 
 
 def _payload_hash(sale: SaleV1) -> str:
-    return hashlib.sha256(canonical_json(sale.model_dump(mode="json"))).hexdigest()
+    return sale_digest(sale).payload_hash
 
 
 @dataclass

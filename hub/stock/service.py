@@ -244,52 +244,35 @@ def _check_destination(session: Session, store_id: int, to_store_id: int) -> Non
 
 def write_off(session: Session, *, actor: Principal, store_id: int, data: WriteOffIn) -> StockDoc:
     """Take damaged, expired or lost goods out of stock, valued at the average cost."""
-    hold_ledger(session)
-    require_store(session, store_id)
-    check_lines(session, [line.product_id for line in data.lines])
-    moves = [
-        ledger.Move(
-            product_id=line.product_id,
-            kind="write_off",
-            qty_milli=-line.qty_milli,
-            reason=data.reason,
-        )
-        for line in data.lines
-    ]
-    doc, _ = post_doc(
-        session,
-        actor=actor,
-        kind="write_off",
-        store_id=store_id,
-        moves=moves,
-        reason=data.reason,
-        note=data.note,
-    )
-    return doc
+    lines = [(line.product_id, -line.qty_milli) for line in data.lines]
+    return _post_with_reason(session, actor, store_id, "write_off", lines, data.reason, data.note)
 
 
 def adjust(session: Session, *, actor: Principal, store_id: int, data: AdjustmentIn) -> StockDoc:
     """Correct stock by signed quantities (e.g. a mix-up between two products)."""
+    lines = [(line.product_id, line.qty_milli) for line in data.lines]
+    return _post_with_reason(session, actor, store_id, "adjustment", lines, data.reason, data.note)
+
+
+def _post_with_reason(
+    session: Session,
+    actor: Principal,
+    store_id: int,
+    kind: str,
+    lines: list[tuple[int, int]],
+    reason: str,
+    note: str,
+) -> StockDoc:
+    """A document whose moves change stock by signed quantities, all with one reason."""
     hold_ledger(session)
     require_store(session, store_id)
-    check_lines(session, [line.product_id for line in data.lines])
+    check_lines(session, [product_id for product_id, _qty in lines])
     moves = [
-        ledger.Move(
-            product_id=line.product_id,
-            kind="adjustment",
-            qty_milli=line.qty_milli,
-            reason=data.reason,
-        )
-        for line in data.lines
+        ledger.Move(product_id=product_id, kind=kind, qty_milli=qty, reason=reason)
+        for product_id, qty in lines
     ]
     doc, _ = post_doc(
-        session,
-        actor=actor,
-        kind="adjustment",
-        store_id=store_id,
-        moves=moves,
-        reason=data.reason,
-        note=data.note,
+        session, actor=actor, kind=kind, store_id=store_id, moves=moves, reason=reason, note=note
     )
     return doc
 

@@ -415,3 +415,41 @@ def test_sales_made_offline_days_ago_are_not_a_skewed_clock(client, world, db) -
         sent_at=(now + dt.timedelta(days=3)).isoformat(),
     )
     assert wrong.json()["results"][0]["flags"] == ["clock_skew"]
+
+
+def test_sql_ish_and_wildcard_text_is_stored_verbatim(client, world, db) -> None:  # type: ignore[no-untyped-def]
+    """B8: names are data, never SQL or patterns."""
+    shop = seed_shop(db, world.store_a)
+    odd = 'Сок 100% «Яблоко»_1\'; DROP TABLE sale; -- \\ "x"'
+    sale = new_till(world).sale([Item(shop.milk, odd, 1000, 8990, 1000)])
+    assert statuses(post(client, world.headers("device_a"), [sale])) == ["created"]
+    detail = client.get(
+        f"/api/v1/stores/{world.store_a}/sales/{sale.sale_uuid}", headers=world.headers("owner")
+    ).json()
+    assert detail["lines"][0]["name"] == odd
+    assert _count(db, Sale) == 1
+
+
+def test_a_saturated_hub_answers_429_with_retry_after(client, world, db, app) -> None:  # type: ignore[no-untyped-def]
+    """RELIABILITY.md "Load": when KASSA_INGEST_CONCURRENCY batches are already being written,
+    another waits briefly and then gets 429 + Retry-After instead of piling onto the lock."""
+    from starlette.requests import Request
+
+    from hub.sales.router import _ingest_slot
+
+    shop = seed_shop(db, world.store_a)
+    sale = new_till(world).sale([shop.items()["milk"]])
+    slot = _ingest_slot(Request({"type": "http", "app": app}))
+    held = 0
+    while slot.acquire(blocking=False):  # every slot busy
+        held += 1
+    try:
+        response = post(client, world.headers("device_a"), [sale])
+    finally:
+        for _ in range(held):
+            slot.release()
+    assert held == app.state.settings.ingest_concurrency
+    assert response.status_code == 429
+    assert int(response.headers["Retry-After"]) >= 1
+    assert _count(db, Sale) == 0
+    assert statuses(post(client, world.headers("device_a"), [sale])) == ["created"]

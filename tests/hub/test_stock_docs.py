@@ -15,36 +15,6 @@ from hub.stock.models import StockDoc, StockLevel, StockMove
 from hub.stores.models import Store
 
 
-@pytest.fixture
-def products(db) -> list[int]:  # type: ignore[no-untyped-def]
-    """Three products: milk (piece), cheese (kg), bread (piece)."""
-    from hub.catalog.models import Product, TaxRate
-    from hub.db import next_change_seq
-
-    with db.write() as s:
-        rate = TaxRate(code="vat10", name="НДС 10%", rate_bp=1000, change_seq=next_change_seq(s))
-        s.add(rate)
-        s.flush()
-        rows = [
-            Product(
-                sku=sku,
-                name=name,
-                unit=unit,
-                price_minor=price,
-                tax_rate_id=rate.id,
-                change_seq=next_change_seq(s),
-            )
-            for sku, name, unit, price in [
-                ("MILK", "Молоко 1 л", "piece", 8990),
-                ("CHEESE", "Сыр Российский", "kg", 79900),
-                ("BREAD", "Хлеб Бородинский", "piece", 5500),
-            ]
-        ]
-        s.add_all(rows)
-        s.flush()
-        return [p.id for p in rows]
-
-
 def _post(client, world, path: str, body: Any, who: str = "manager_a", store: int | None = None):  # type: ignore[no-untyped-def]
     return client.post(
         f"/api/v1/stores/{store or world.store_a}/{path}", json=body, headers=world.headers(who)
