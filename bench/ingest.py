@@ -722,7 +722,7 @@ def breakdown(url: str, made: Populated, journal: Journal, *, warmup: int = 2) -
             parsed = time.perf_counter()
             now = utcnow()
             for sale in batch.sales:
-                service._prepare(sale, now)
+                service.prepare(sale, now)
             checked = time.perf_counter()
             if number < warmup + timed:
                 result = service.ingest(db, device, batch)

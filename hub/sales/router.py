@@ -16,7 +16,7 @@ from hub.devices.models import Device
 from hub.devices.service import refuse_foreign_store
 from hub.errors import ApiError, not_found, responses
 from hub.http import IdPath, KassaRoute
-from hub.sales import service
+from hub.sales import journal, service
 from hub.sales.models import JournalIssue, QuarantinedSale, Sale, SaleLine, SalePayment, TillState
 from hub.sales.schemas import (
     JournalIssueOut,
@@ -200,7 +200,7 @@ def list_till_journals(store_id: IdPath, db: DbDep, actor: StoreManagerDep) -> l
                     last_sale_at=state.last_sale_at if state else None,
                     max_sale_seq=state.max_sale_seq if state else 0,
                     sales_count=state.sales_count if state else 0,
-                    missing=service.format_ranges(service.journal_gaps(s, device.id)),
+                    missing=journal.format_ranges(journal.journal_gaps(s, device.id)),
                     issues=issues.get(device.id, []),
                 )
             )

@@ -33,8 +33,8 @@ from sqlalchemy import func, select
 from hub.app import create_app
 from hub.db import Database, next_change_seq
 from hub.devices.models import Device
+from hub.sales.journal import journal_gaps
 from hub.sales.models import JournalIssue, QuarantinedSale, Sale, TillState
-from hub.sales.service import journal_gaps
 from hub.settings import Settings
 from hub.staff import security
 from kassa.till_sim import Item, SimTill

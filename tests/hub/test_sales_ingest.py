@@ -453,3 +453,32 @@ def test_a_saturated_hub_answers_429_with_retry_after(client, world, db, app) ->
     assert int(response.headers["Retry-After"]) >= 1
     assert _count(db, Sale) == 0
     assert statuses(post(client, world.headers("device_a"), [sale])) == ["created"]
+
+
+def test_a_unique_race_reads_as_duplicate_never_a_500(client, world, db, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """If the bulk insert ever trips UNIQUE(store_id, sale_uuid) (a race the counter lock should
+    prevent), the batch is redone item by item in savepoints: the others still go in and the
+    raced sale reads as `duplicate`."""
+    from hub.sales import service
+
+    shop = seed_shop(db, world.store_a)
+    till = new_till(world)
+    first = till.sale([shop.items()["milk"]])
+    assert statuses(post(client, world.headers("device_a"), [first])) == ["created"]
+    second = till.sale([shop.items()["bread"]])
+
+    real = service._classify_known
+    calls = {"n": 0}
+
+    def blind_once(s, store_id, items):  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        if calls["n"] == 1:
+            return None  # miss the row that is already there, as a racing reader would
+        return real(s, store_id, items)
+
+    monkeypatch.setattr(service, "_classify_known", blind_once)
+    response = post(client, world.headers("device_a"), [first, second])
+    assert statuses(response) == ["duplicate", "created"]
+    assert calls["n"] >= 2, "the item-by-item path ran"
+    assert _count(db, Sale) == 2
+    assert _level(db, world.store_a, shop.milk).on_hand_milli == 99_000

@@ -1,0 +1,150 @@
+"""Each till's journal as the hub holds it: the hash chain, forks, gaps and last contact.
+Breaks are recorded when found and never repaired."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.orm import Session
+
+from hub.db import LEDGER_SEQ, next_change_seq
+from hub.principal import Principal
+from hub.sales.item import FLAG_CHAIN_BREAK, FLAG_HASH_MISMATCH, FLAG_SEQ_REUSE, Item
+from hub.sales.models import JournalIssue, Sale, TillState
+from wire.canonical import GENESIS_HASH
+from wire.v1.sales import sale_hash
+
+
+def check_chain(s: Session, device: Principal, items: Sequence[Item]) -> None:
+    """Check each new sale's place in the till's hash chain; record breaks, never repair them.
+
+    Neighbours (seq-1 and seq+1) may be on the hub already or earlier in this batch. Gaps are
+    not recorded: they are computed from the sales themselves (`journal_gaps`).
+    """
+    seqs = {i.sale.till_seq + d for i in items for d in (-1, 0, 1)}
+    by_seq: dict[int, list[tuple[uuid.UUID, str, str]]] = defaultdict(list)
+    for row in s.execute(
+        select(Sale.till_seq, Sale.sale_uuid, Sale.hash, Sale.prev_hash).where(
+            Sale.device_id == device.id, Sale.till_seq.in_(seqs)
+        )
+    ):
+        by_seq[row.till_seq].append((row.sale_uuid, row.hash, row.prev_hash))
+    issues: dict[tuple[str, int, uuid.UUID], str] = {}
+    for item in items:
+        sale = item.sale
+        if FLAG_HASH_MISMATCH in item.flags:
+            issues[("hash_mismatch", sale.till_seq, sale.sale_uuid)] = (
+                f"hash {sale.hash} is not the hash of the sale's content; expected "
+                f"{sale_hash(sale)}"
+            )
+        same = [u for u, _h, _p in by_seq[sale.till_seq] if u != sale.sale_uuid]
+        if same:
+            item.flags.add(FLAG_SEQ_REUSE)
+            issues[("seq_reuse", sale.till_seq, sale.sale_uuid)] = (
+                f"till_seq {sale.till_seq} already used by sale {same[0]}: the journal forked "
+                "(a till restored from an old backup?)"
+            )
+        if sale.till_seq == 1:
+            predecessors = [("genesis", GENESIS_HASH)]
+        else:
+            predecessors = [(str(u), h) for u, h, _p in by_seq[sale.till_seq - 1]]
+        if predecessors and all(h != sale.prev_hash for _u, h in predecessors):
+            item.flags.add(FLAG_CHAIN_BREAK)
+            issues[("chain_break", sale.till_seq, sale.sale_uuid)] = (
+                f"prev_hash {sale.prev_hash} is not the hash of seq {sale.till_seq - 1} "
+                f"({', '.join(f'{u}: {h}' for u, h in predecessors)})"
+            )
+        for successor, _h, prev in by_seq[sale.till_seq + 1]:
+            if prev != sale.hash:
+                issues[("chain_break", sale.till_seq + 1, successor)] = (
+                    f"prev_hash {prev} of seq {sale.till_seq + 1} is not the hash {sale.hash} "
+                    f"of sale {sale.sale_uuid} at seq {sale.till_seq}"
+                )
+        by_seq[sale.till_seq].append((sale.sale_uuid, sale.hash, sale.prev_hash))
+    if not issues:
+        return
+    existing = {
+        (row.kind, row.till_seq, row.sale_uuid)
+        for row in s.execute(
+            select(JournalIssue.kind, JournalIssue.till_seq, JournalIssue.sale_uuid).where(
+                JournalIssue.device_id == device.id,
+                JournalIssue.till_seq.in_({k[1] for k in issues}),
+            )
+        )
+    }
+    new = {k: v for k, v in issues.items() if k not in existing}
+    if not new:
+        return
+    last = next_change_seq(s, len(new), LEDGER_SEQ)
+    s.execute(
+        insert(JournalIssue.__table__),
+        [
+            {
+                "store_id": device.store_id,
+                "device_id": device.id,
+                "kind": kind,
+                "till_seq": seq,
+                "sale_uuid": sale_uuid,
+                "detail": detail,
+                "change_seq": last - len(new) + n + 1,
+            }
+            for n, ((kind, seq, sale_uuid), detail) in enumerate(new.items())
+        ],
+    )
+
+
+def touch_till(s: Session, device: Principal, items: Sequence[Item], now: dt.datetime) -> None:
+    """Last contact, the highest seq the hub holds (acknowledged) and the count of sales."""
+    held = [i.sale.till_seq for i in items if i.status in ("created", "duplicate")]
+    created = sum(1 for i in items if i.status == "created")
+    seq = next_change_seq(s, 1, LEDGER_SEQ)
+    state = s.get(TillState, device.id)
+    if state is None:
+        s.add(
+            TillState(
+                device_id=device.id,
+                store_id=device.store_id,
+                last_contact_at=now,
+                last_sale_at=now if created else None,
+                max_sale_seq=max(held, default=0),
+                sales_count=created,
+                change_seq=seq,
+            )
+        )
+        return
+    state.last_contact_at = now
+    if created:
+        state.last_sale_at = now
+    state.max_sale_seq = max([state.max_sale_seq, *held])
+    state.sales_count += created
+    state.change_seq = seq
+
+
+# --- reads ---------------------------------------------------------------------------------
+
+
+def journal_gaps(s: Session, device_id: int, limit: int = 100) -> list[tuple[int, int]]:
+    """Missing till_seq ranges of a till's sales, first to last, e.g. [(17, 19)]."""
+    seqs = (
+        select(
+            Sale.till_seq.label("seq"),
+            func.lag(Sale.till_seq).over(order_by=Sale.till_seq).label("prev"),
+        )
+        .where(Sale.device_id == device_id)
+        .subquery()
+    )
+    rows = s.execute(
+        select(seqs.c.prev, seqs.c.seq)
+        .where(seqs.c.seq - func.coalesce(seqs.c.prev, 0) > 1)
+        .order_by(seqs.c.seq)
+        .limit(limit)
+    )
+    return [((row.prev or 0) + 1, row.seq - 1) for row in rows]
+
+
+def format_ranges(ranges: Iterable[tuple[int, int]]) -> list[str]:
+    return [f"{a}" if a == b else f"{a}-{b}" for a, b in ranges]
