@@ -99,17 +99,18 @@ def next_change_seq(session: Session, count: int = 1, name: str = CATALOG_SEQ) -
     never later see a commit with a smaller seq: cursor-based feeds miss nothing. `count=0` only
     takes the lock. Counters in `_BLOCKED` reserve a block on first use and hand numbers out from
     it while the (sub)transaction that reserved it is still the current one, so a rolled-back
-    savepoint can never leave numbers behind that another transaction reserves again.
+    savepoint can never leave numbers behind that another transaction reserves again (numbers
+    drawn inside a savepoint from an outer block are skipped if it rolls back, never reused).
     """
     block = _BLOCKED.get(name)
     key = ("kassa_seq_block", name)
     current = session.get_nested_transaction() or session.get_transaction()
     if block and count:
         cached = session.info.get(key)
-        if cached is not None and cached[0] is current and current is not None:
-            _owner, next_free, last = cached
+        if cached is not None and _within(current, cached[0]):
+            owner, next_free, last = cached
             if next_free + count - 1 <= last:
-                session.info[key] = (current, next_free + count, last)
+                session.info[key] = (owner, next_free + count, last)
                 return int(next_free + count - 1)
     reserve = max(count, block) if (block and count) else count
     value = session.execute(
@@ -123,6 +124,17 @@ def next_change_seq(session: Session, count: int = 1, name: str = CATALOG_SEQ) -
         session.info[key] = (current, first + count, int(value))
         return first + count - 1
     return int(value)
+
+
+def _within(current: Any, owner: Any) -> bool:
+    """`current` is the (sub)transaction that reserved a block, or nested inside it while it is
+    still active. Numbers handed out inside a savepoint that then rolls back are skipped, never
+    reused: the reservation itself was made outside it."""
+    while current is not None:
+        if current is owner:
+            return bool(owner.is_active)
+        current = current.parent
+    return False
 
 
 def current_change_seq(session: Session, name: str = CATALOG_SEQ) -> int:

@@ -3,11 +3,14 @@ security headers."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
-from fastapi import Path, Request, Response, params
+from fastapi import Path, Query, Request, Response, params
 from fastapi.routing import APIRoute
+from pydantic import AfterValidator, AwareDatetime
+from pydantic_core import PydanticCustomError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -19,6 +22,21 @@ BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 MAX_ID = 2**63 - 1
 # Every id in a path: bounded so a huge number is a 422, never a database overflow.
 IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
+IdQuery = Annotated[int, Query(ge=1, le=MAX_ID)]
+CursorQuery = Annotated[int, Query(ge=0, le=MAX_ID, description="0 = from the start")]
+
+
+def _in_utc(value: dt.datetime) -> dt.datetime:
+    try:
+        return value.astimezone(dt.UTC)
+    except OverflowError:
+        raise PydanticCustomError(
+            "datetime_range", "out of range: send a date-time between the years 1 and 9999 UTC"
+        ) from None
+
+
+# A date-time with a UTC offset that is also a storable UTC time (0001-01-01T00:00+03:00 is not).
+UtcTime = Annotated[AwareDatetime, AfterValidator(_in_utc)]
 
 
 class KassaRoute(APIRoute):

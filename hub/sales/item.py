@@ -19,6 +19,7 @@ FLAG_RETURN_EXCEEDS = "return_exceeds_sale"  # found when a late original arrive
 FLAG_HASH_MISMATCH = "hash_mismatch"
 FLAG_CHAIN_BREAK = "chain_break"
 FLAG_SEQ_REUSE = "seq_reuse"
+FLAG_FOREIGN_SHIFT = "foreign_shift"  # names a shift another till of the store runs
 
 
 @dataclass
@@ -46,10 +47,29 @@ def skewed(sale: SaleV1, sent_at: dt.datetime | None, now: dt.datetime) -> bool:
     return abs(sent_at - now) > CLOCK_SKEW or sale.created_at - sent_at > CLOCK_SKEW
 
 
+def in_utc_range(value: dt.datetime) -> bool:
+    """Whether a time with an offset is also a UTC time the database can store (0001-01-01
+    +03:00 is not)."""
+    try:
+        value.astimezone(dt.UTC)
+    except OverflowError:
+        return False
+    return True
+
+
 def prepare(sale: SaleV1, now: dt.datetime, sent_at: dt.datetime | None = None) -> Item:
     digest = sale_digest(sale)
     item = Item(sale, digest.payload_hash, reconcile_sale(sale))
-    if skewed(sale, sent_at, now):
+    if not in_utc_range(sale.created_at):
+        item.errors.append(
+            ErrorV1(
+                field="created_at",
+                code="out_of_range",
+                message="created_at cannot be represented in UTC: check the till's clock",
+                actual=sale.created_at.isoformat(),
+            )
+        )
+    elif skewed(sale, sent_at, now):
         item.flags.add(FLAG_CLOCK_SKEW)
     if not hmac.compare_digest(digest.expected_hash, sale.hash):
         item.flags.add(FLAG_HASH_MISMATCH)

@@ -16,6 +16,7 @@ from hub.principal import Principal
 from hub.sales.item import FLAG_CHAIN_BREAK, FLAG_HASH_MISMATCH, FLAG_SEQ_REUSE, Item
 from hub.sales.models import JournalIssue, Sale, TillState
 from wire.canonical import GENESIS_HASH
+from wire.types import INT64_MAX
 from wire.v1.sales import sale_hash
 
 
@@ -25,7 +26,7 @@ def check_chain(s: Session, device: Principal, items: Sequence[Item]) -> None:
     Neighbours (seq-1 and seq+1) may be on the hub already or earlier in this batch. Gaps are
     not recorded: they are computed from the sales themselves (`journal_gaps`).
     """
-    seqs = {i.sale.till_seq + d for i in items for d in (-1, 0, 1)}
+    seqs = {i.sale.till_seq + d for i in items for d in (-1, 0, 1)} - {0, INT64_MAX + 1}
     by_seq: dict[int, list[tuple[uuid.UUID, str, str]]] = defaultdict(list)
     for row in s.execute(
         select(Sale.till_seq, Sale.sale_uuid, Sale.hash, Sale.prev_hash).where(

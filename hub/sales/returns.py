@@ -110,11 +110,12 @@ def link(s: Session, store_id: int, items: Sequence[Item]) -> None:
     if not unlinked:
         return
     late = {r.original_sale_uuid for r in unlinked if FLAG_RETURN_PENDING in r.flags}
-    over: set[uuid.UUID] = set()
+    over: set[tuple[uuid.UUID, str]] = set()  # (original, product key) returned beyond sold
+    keys_of: dict[int, set[str]] = defaultdict(set)  # return id -> its product keys
     if late:
         balance: dict[tuple[uuid.UUID, str], int] = defaultdict(int)
         for row in s.execute(
-            select(Sale.sale_uuid, Sale.original_sale_uuid, Sale.kind, SaleLine.product_id)
+            select(Sale.id, Sale.sale_uuid, Sale.original_sale_uuid, Sale.kind, SaleLine.product_id)
             .add_columns(SaleLine.name, SaleLine.qty_milli)
             .join(SaleLine, SaleLine.sale_id == Sale.id)
             .where(
@@ -124,14 +125,17 @@ def link(s: Session, store_id: int, items: Sequence[Item]) -> None:
         ):
             original = row.sale_uuid if row.kind == "sale" else row.original_sale_uuid
             sign = 1 if row.kind == "sale" else -1
-            balance[(original, _line_key(row.product_id, row.name))] += sign * row.qty_milli
-        over = {original for (original, _key), qty in balance.items() if qty < 0}
+            key = _line_key(row.product_id, row.name)
+            balance[(original, key)] += sign * row.qty_milli
+            if row.kind == "return":
+                keys_of[row.id].add(key)
+        over = {pair for pair, qty in balance.items() if qty < 0}
     last = next_change_seq(s, len(unlinked), LEDGER_SEQ)
     updates = []
     for n, row in enumerate(unlinked):
         flags = set(filter(None, row.flags.split(","))) - {FLAG_RETURN_PENDING}
-        if row.original_sale_uuid in over:
-            flags.add(FLAG_RETURN_EXCEEDS)
+        if any((row.original_sale_uuid, key) in over for key in keys_of[row.id]):
+            flags.add(FLAG_RETURN_EXCEEDS)  # only the returns that hold the over-returned goods
         updates.append(
             {
                 "id": row.id,

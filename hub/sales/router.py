@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import threading
 import uuid
@@ -15,7 +14,7 @@ from hub.access import DbDep, DeviceDep, StoreManagerDep
 from hub.devices.models import Device
 from hub.devices.service import refuse_foreign_store
 from hub.errors import ApiError, not_found, responses
-from hub.http import IdPath, KassaRoute
+from hub.http import CursorQuery, IdPath, IdQuery, KassaRoute, UtcTime
 from hub.sales import journal, service
 from hub.sales.models import JournalIssue, QuarantinedSale, Sale, SaleLine, SalePayment, TillState
 from hub.sales.schemas import (
@@ -78,20 +77,15 @@ def list_sales(
     store_id: IdPath,
     db: DbDep,
     actor: StoreManagerDep,
-    since: dt.datetime | None = None,
-    until: dt.datetime | None = None,
-    device_id: int | None = None,
-    after_id: int = 0,
+    since: UtcTime | None = None,
+    until: UtcTime | None = None,
+    device_id: IdQuery | None = None,
+    after_id: CursorQuery = 0,
     limit: Limit = 100,
 ) -> list[SaleSummary]:
     """Sales and returns in the order the hub received them (`after_id` pages on), filtered by
     the till's clock (`since` <= created_at < `until`, with a UTC offset) and till."""
     query = select(Sale).where(Sale.store_id == store_id, Sale.id > after_id)
-    for given, name in ((since, "since"), (until, "until")):
-        if given is not None and given.tzinfo is None:
-            raise ApiError(
-                422, "timezone_aware", "give a UTC offset, e.g. +03:00", loc=["query", name]
-            )
     if since is not None:
         query = query.where(Sale.created_at >= since)
     if until is not None:
@@ -147,7 +141,7 @@ def list_quarantine(
     store_id: IdPath,
     db: DbDep,
     actor: StoreManagerDep,
-    before_id: int | None = None,
+    before_id: IdQuery | None = None,
     limit: Limit = 100,
 ) -> list[QuarantinedOut]:
     """Rejected sales and conflicting re-sends, newest first, exactly as the till sent them."""

@@ -27,9 +27,17 @@ from sqlalchemy.orm import Session
 from hub.audit import service as audit
 from hub.catalog.models import Product
 from hub.db import LEDGER_SEQ, Database, next_change_seq, utcnow
+from hub.errors import ApiError
 from hub.principal import Principal
 from hub.sales import journal, returns
-from hub.sales.item import FLAG_UNKNOWN_CASHIER, FLAG_UNKNOWN_PRODUCT, Item, prepare
+from hub.sales.item import (
+    FLAG_FOREIGN_SHIFT,
+    FLAG_UNKNOWN_CASHIER,
+    FLAG_UNKNOWN_PRODUCT,
+    Item,
+    in_utc_range,
+    prepare,
+)
 from hub.sales.models import QuarantinedSale, Sale, SaleLine, SalePayment
 from hub.staff.models import User
 from hub.stock import ledger
@@ -41,21 +49,27 @@ __all__ = ["ingest", "prepare"]
 def ingest(db: Database, device: Principal, batch: SalesBatch) -> SalesBatchResult:
     assert device.store_id is not None
     now = utcnow()
-    items = [prepare(sale, now, batch.sent_at) for sale in batch.sales]
+    sent_at = batch.sent_at
+    if sent_at is not None and not in_utc_range(sent_at):
+        raise ApiError(
+            422, "out_of_range", "sent_at cannot be represented in UTC", loc=["body", "sent_at"]
+        )
+    items = [prepare(sale, now, sent_at) for sale in batch.sales]
     try:
         with db.write() as s:
-            _ingest(s, device, items, now)
+            for round_ in _rounds(items):
+                _ingest(s, device, round_, now)
     except IntegrityError:
         # Not expected while the counter is held; if it happens, isolate each item.
-        items = [prepare(sale, now, batch.sent_at) for sale in batch.sales]
+        items = [prepare(sale, now, sent_at) for sale in batch.sales]
         with db.write() as s:
-            next_change_seq(s, 0, LEDGER_SEQ)
-            for item in items:
+            next_change_seq(s, 1, LEDGER_SEQ)  # the lock and a block, outside the savepoints
+            for n, item in enumerate(items):
                 try:
                     with s.begin_nested():
                         _ingest(s, device, [item], now)
                 except IntegrityError:
-                    item.status = None
+                    items[n] = item = prepare(item.sale, now, sent_at)  # no stale flags
                     _ingest(s, device, [item], now)  # re-read: now a duplicate or conflict
     return SalesBatchResult(
         results=tuple(
@@ -70,6 +84,22 @@ def ingest(db: Database, device: Principal, batch: SalesBatch) -> SalesBatchResu
     )
 
 
+def _rounds(items: Sequence[Item]) -> list[list[Item]]:
+    """Split a batch so that no round holds a sale_uuid twice. A repeat inside one batch is then
+    judged against what its first copy became (stored -> duplicate or conflict; rejected ->
+    judged again on its own), never against an undecided first copy."""
+    rounds: list[tuple[set[object], list[Item]]] = []
+    for item in items:
+        for seen, members in rounds:
+            if item.sale.sale_uuid not in seen:
+                seen.add(item.sale.sale_uuid)
+                members.append(item)
+                break
+        else:
+            rounds.append(({item.sale.sale_uuid}, [item]))
+    return [members for _seen, members in rounds]
+
+
 def _ingest(s: Session, device: Principal, items: Sequence[Item], now: dt.datetime) -> None:
     store_id = device.store_id
     assert store_id is not None
@@ -82,39 +112,39 @@ def _ingest(s: Session, device: Principal, items: Sequence[Item], now: dt.dateti
         item.status = "created"
     _quarantine(s, device, [i for i in items if i.status in ("rejected", "conflict")], now)
     if accepted:
+        from hub.shifts import service as shifts
+
         known_products = _known_products(s, accepted)
         _flag_cashiers(s, store_id, accepted)
+        shift_uuids = {i.sale.shift_uuid for i in accepted if i.sale.shift_uuid is not None}
+        owners = shifts.event_owners(s, store_id, shift_uuids) if shift_uuids else {}
+        for item in accepted:
+            if owners.get(item.sale.shift_uuid, device.id) != device.id:  # type: ignore[arg-type]
+                item.flags.add(FLAG_FOREIGN_SHIFT)  # kept, not counted in that till's shift
         journal.check_chain(s, device, accepted)
         _insert_sales(s, device, accepted, known_products, now)
         returns.link(s, store_id, accepted)
-        from hub.shifts import service as shifts
-
-        shift_uuids = {i.sale.shift_uuid for i in accepted if i.sale.shift_uuid is not None}
         if shift_uuids:
             shifts.recompute(s, store_id, device.id, shift_uuids)
     journal.touch_till(s, device, items, now)
 
 
 def _classify_known(s: Session, store_id: int, items: Sequence[Item]) -> None:
-    """duplicate / conflict against the hub and against earlier items of the same batch."""
-    uuids = {i.sale.sale_uuid for i in items}
+    """duplicate / conflict against the hub (a round holds each sale_uuid once); a new sale
+    whose arithmetic is wrong is rejected."""
     known = {
         row.sale_uuid: row.payload_hash
         for row in s.execute(
             select(Sale.sale_uuid, Sale.payload_hash).where(
-                Sale.store_id == store_id, Sale.sale_uuid.in_(uuids)
+                Sale.store_id == store_id, Sale.sale_uuid.in_({i.sale.sale_uuid for i in items})
             )
         )
     }
     for item in items:
-        if item.status is not None:
-            continue
         previous = known.get(item.sale.sale_uuid)
         if previous is None:
             if item.errors:
                 item.status = "rejected"
-            else:
-                known[item.sale.sale_uuid] = item.payload_hash
         elif previous == item.payload_hash:
             item.status = "duplicate"
         else:

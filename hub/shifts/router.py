@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Path, Query
-from pydantic import AfterValidator, AwareDatetime
-from pydantic_core import PydanticCustomError
 
 from hub.access import DbDep, DeviceDep, StoreManagerDep
 from hub.db import utcnow
 from hub.errors import responses
-from hub.http import IdPath, KassaRoute
+from hub.http import IdPath, KassaRoute, UtcTime
 from hub.shifts import reports, upload
 from hub.shifts.schemas import OverShortReport, ShiftOut, ShiftReport, ShiftStatus
 from wire.v1.shifts import ShiftEventsBatch, ShiftEventsBatchResult
@@ -22,16 +19,7 @@ router = APIRouter(tags=["shifts"], route_class=KassaRoute)
 READ_ERRORS = responses(401, 403, 404, 422)
 
 
-def _in_utc(value: dt.datetime) -> dt.datetime:
-    try:
-        return value.astimezone(dt.UTC)
-    except OverflowError:
-        raise PydanticCustomError(
-            "datetime_range", "out of range: send a date-time between the years 1 and 9999 UTC"
-        ) from None
-
-
-When = Annotated[AwareDatetime, AfterValidator(_in_utc)]
+When = UtcTime
 From = Annotated[When | None, Query(alias="from", description="included, with a UTC offset")]
 To = Annotated[When | None, Query(alias="to", description="excluded, with a UTC offset")]
 

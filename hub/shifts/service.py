@@ -33,15 +33,19 @@ def recompute(session: Session, store_id: int, device_id: int, shift_uuids: Iter
         return
     next_change_seq(session, 0, LEDGER_SEQ)  # callers normally hold it already
     events = _event_totals(session, store_id, wanted)
-    sales = _sale_totals(session, store_id, wanted)
-    no_open = {u for u in wanted if events.get(u, EventTotals()).open_cashier_id is None}
-    firsts = _first_cashiers(session, store_id, no_open)
     rows = {
         row.shift_uuid: row
         for row in session.scalars(
             select(Shift).where(Shift.store_id == store_id, Shift.shift_uuid.in_(wanted))
         )
     }
+    # A shift is its till's: the device of its events once there are any, else of whatever
+    # named it first. Sales of other tills naming it are not counted in it.
+    owners = {u: row.device_id for u, row in rows.items()}
+    owners.update(event_owners(session, store_id, wanted))
+    sales = _sale_totals(session, store_id, wanted, owners, device_id)
+    no_open = {u for u in wanted if events.get(u, EventTotals()).open_cashier_id is None}
+    firsts = _first_cashiers(session, store_id, no_open)
     pending: list[tuple[Shift, Figures]] = []
     for shift_uuid in sorted(wanted):
         if shift_uuid not in rows and shift_uuid not in events and shift_uuid not in sales:
@@ -51,11 +55,13 @@ def recompute(session: Session, store_id: int, device_id: int, shift_uuids: Iter
             sales.get(shift_uuid, SaleTotals()),
             first_cashier_id=firsts.get(shift_uuid),
         )
+        owner = owners.get(shift_uuid, device_id)
         row = rows.get(shift_uuid)
         if row is None:
-            row = Shift(store_id=store_id, device_id=device_id, shift_uuid=shift_uuid)
-        elif _figures_of(row) == figures:
+            row = Shift(store_id=store_id, device_id=owner, shift_uuid=shift_uuid)
+        elif _figures_of(row) == figures and row.device_id == owner:
             continue
+        row.device_id = owner
         pending.append((row, figures))
     if not pending:
         return
@@ -106,20 +112,35 @@ def _event_totals(s: Session, store_id: int, wanted: set[UUID]) -> dict[UUID, Ev
     return {u: EventTotals(**p) for u, p in parts.items()}  # type: ignore[arg-type]
 
 
-def _sale_totals(s: Session, store_id: int, wanted: set[UUID]) -> dict[UUID, SaleTotals]:
+def event_owners(s: Session, store_id: int, wanted: Iterable[UUID]) -> dict[UUID, int]:
+    """The till that sent each shift's events (events of another till are refused)."""
+    return {
+        row.shift_uuid: row.device_id
+        for row in s.execute(
+            select(ShiftEvent.shift_uuid, func.min(ShiftEvent.device_id).label("device_id"))
+            .where(ShiftEvent.store_id == store_id, ShiftEvent.shift_uuid.in_(set(wanted)))
+            .group_by(ShiftEvent.shift_uuid)
+        )
+    }
+
+
+def _sale_totals(
+    s: Session, store_id: int, wanted: set[UUID], owners: dict[UUID, int], default_owner: int
+) -> dict[UUID, SaleTotals]:
     is_sale = Sale.kind == "sale"
     rows = s.execute(
         select(
             Sale.shift_uuid,
+            Sale.device_id,
             func.sum(case((is_sale, 1), else_=0)),
             func.sum(case((is_sale, Sale.total_minor), else_=0)),
             func.sum(case((is_sale, Sale.cash_minor - Sale.change_minor), else_=0)),
             func.sum(case((is_sale, 0), else_=1)),
             func.sum(case((is_sale, 0), else_=Sale.total_minor)),
-            func.sum(case((is_sale, 0), else_=Sale.cash_minor)),
+            func.sum(case((is_sale, 0), else_=Sale.cash_minor - Sale.change_minor)),
         )
         .where(Sale.store_id == store_id, Sale.shift_uuid.in_(wanted))
-        .group_by(Sale.shift_uuid)
+        .group_by(Sale.shift_uuid, Sale.device_id)
     )
     return {
         shift_uuid: SaleTotals(
@@ -130,8 +151,17 @@ def _sale_totals(s: Session, store_id: int, wanted: set[UUID]) -> dict[UUID, Sal
             returns_total_minor=_int(returns_total),
             cash_refunds_minor=_int(cash_refunds),
         )
-        for shift_uuid, sales, sales_total, cash_sales, returns, returns_total, cash_refunds in rows
-        if shift_uuid is not None
+        for (
+            shift_uuid,
+            device,
+            sales,
+            sales_total,
+            cash_sales,
+            returns,
+            returns_total,
+            cash_refunds,
+        ) in rows
+        if shift_uuid is not None and device == owners.get(shift_uuid, default_owner)
     }
 
 

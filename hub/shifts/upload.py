@@ -23,8 +23,8 @@ from hub.db import LEDGER_SEQ, Database, next_change_seq, utcnow
 from hub.devices import service as devices
 from hub.principal import Principal
 from hub.sales.models import TillState
-from hub.shifts.models import Shift, ShiftEvent
-from hub.shifts.service import recompute
+from hub.shifts.models import ShiftEvent
+from hub.shifts.service import event_owners, recompute
 from wire.canonical import canonical_json
 from wire.v1.results import ErrorV1
 from wire.v1.shifts import ShiftEventResult, ShiftEventsBatch, ShiftEventsBatchResult, ShiftEventV1
@@ -69,7 +69,9 @@ def ingest_batch(
         raise ValueError("device without a store")
     now = utcnow()
     with db.write() as s:
-        next_change_seq(s, 0, LEDGER_SEQ)  # take the counter first: concurrent batches queue
+        # Take the counter first (concurrent batches queue) with a block of numbers that the
+        # per-event savepoints below draw from.
+        next_change_seq(s, 1, LEDGER_SEQ)
         known = _load_known(s, store_id, batch.events)
         results = [_ingest_one(s, device, store_id, event, known) for event in batch.events]
         pairs = list(zip(batch.events, results, strict=True))
@@ -97,12 +99,8 @@ def _load_known(s: Session, store_id: int, events: Sequence[ShiftEventV1]) -> _K
         )
     ):
         known.hold(row)
-    for shift_uuid, device_id in s.execute(
-        select(Shift.shift_uuid, Shift.device_id).where(
-            Shift.store_id == store_id, Shift.shift_uuid.in_(shift_uuids)
-        )
-    ):
-        known.owners[shift_uuid] = device_id
+    # Events decide whose shift it is; a shift only named by sales so far has no owner yet.
+    known.owners.update(event_owners(s, store_id, shift_uuids))
     return known
 
 

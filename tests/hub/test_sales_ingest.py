@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from hub.audit.models import AuditEntry
 from hub.sales.models import QuarantinedSale, Sale, SaleLine, SalePayment
 from hub.stock.models import StockLevel, StockMove
-from kassa.till_sim import Item
+from kassa.till_sim import Item, SimTill
 from tests.hub.sales_fixtures import (
     BATCH,
     body,
@@ -482,3 +482,121 @@ def test_a_unique_race_reads_as_duplicate_never_a_500(client, world, db, monkeyp
     assert calls["n"] >= 2, "the item-by-item path ran"
     assert _count(db, Sale) == 2
     assert _level(db, world.store_a, shop.milk).on_hand_milli == 99_000
+
+
+def test_a_repeat_inside_one_batch_follows_its_first_copy(client, world, db) -> None:  # type: ignore[no-untyped-def]
+    """A sale sent twice in one batch: stored once. An over-limit return sent twice: rejected
+    twice, never acknowledged as a duplicate of something the hub does not hold."""
+    shop = seed_shop(db, world.store_a)
+    till = new_till(world)
+    sale = till.sale([Item(shop.milk, "Молоко", 1000, 8990, 1000)])
+    greedy = till.refund(sale, [(1, 1000)]).model_copy()
+    response = post(client, world.headers("device_a"), [sale, sale])
+    assert statuses(response) == ["created", "duplicate"]
+    first = till.refund(sale, [(1, 1000)])
+    assert statuses(post(client, world.headers("device_a"), [first])) == ["created"]
+    response = post(client, world.headers("device_a"), [greedy, greedy])
+    assert statuses(response) == ["rejected", "rejected"]
+    with db.read() as s:
+        assert s.scalar(select(func.count()).select_from(Sale).where(Sale.kind == "return")) == 1
+
+
+def test_times_and_numbers_at_the_edges_never_500(client, world, db) -> None:  # type: ignore[no-untyped-def]
+    shop = seed_shop(db, world.store_a)
+    till = new_till(world)
+    ancient = body([till.sale([shop.items()["milk"]])])["sales"][0]
+    ancient["created_at"] = "0001-01-01T00:00:00+03:00"
+    normal = body([till.sale([shop.items()["milk"]])])["sales"][0]
+    response = client.post(
+        BATCH, json={"sales": [ancient, normal]}, headers=world.headers("device_a")
+    )
+    assert statuses(response) == ["rejected", "created"]
+    assert response.json()["results"][0]["errors"][0]["field"] == "created_at"
+    response = client.post(
+        BATCH,
+        json={"sales": [normal], "sent_at": "0001-01-01T00:00:00+03:00"},
+        headers=world.headers("device_a"),
+    )
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["field"] == "sent_at"
+    last = SimTill(cashier_id=world.ids["cashier_a"], seq=2**63 - 2)
+    assert statuses(
+        post(client, world.headers("device_a"), [last.sale([shop.items()["milk"]])])
+    ) == ["created"]
+    base = f"/api/v1/stores/{world.store_a}/sales"
+    for query in (
+        {"since": "0001-01-01T00:00:00+03:00"},
+        {"after_id": 2**63},
+        {"device_id": 2**63},
+    ):
+        answer = client.get(base, params=query, headers=world.headers("owner"))
+        assert answer.status_code == 422, (query, answer.text)
+    answer = client.get(
+        f"/api/v1/stores/{world.store_a}/sales-quarantine",
+        params={"before_id": 2**63},
+        headers=world.headers("owner"),
+    )
+    assert answer.status_code == 422
+
+
+def test_only_the_returns_holding_over_returned_goods_are_flagged(client, world, db) -> None:  # type: ignore[no-untyped-def]
+    shop = seed_shop(db, world.store_a)
+    till = new_till(world)
+    sale = till.sale(
+        [Item(shop.milk, "Молоко", 1000, 8990, 1000), Item(shop.bread, "Хлеб", 1000, 5450, 1000)]
+    )
+    milk_twice = [till.refund(sale, [(1, 1000)]), till.refund(sale, [(1, 1000)])]
+    bread_once = till.refund(sale, [(2, 1000)])
+    assert (
+        statuses(post(client, world.headers("device_a"), [*milk_twice, bread_once]))
+        == ["created"] * 3
+    )
+    assert statuses(post(client, world.headers("device_a"), [sale])) == ["created"]
+    with db.read() as s:
+        flags = dict(
+            s.execute(select(Sale.sale_uuid, Sale.flags).where(Sale.kind == "return")).all()
+        )
+    assert flags[milk_twice[0].sale_uuid] == "return_exceeds_sale"
+    assert flags[milk_twice[1].sale_uuid] == "return_exceeds_sale"
+    assert flags[bread_once.sale_uuid] == ""
+
+
+def test_a_sale_naming_another_tills_shift_is_kept_but_not_counted_in_it(client, world, db) -> None:  # type: ignore[no-untyped-def]
+    """Till B's sale names till A's shift before A's open arrives: A's events still own the
+    shift and B's cash stays out of A's expected cash."""
+    from hub.db import next_change_seq
+    from hub.devices.models import Device
+    from hub.shifts.models import Shift
+    from hub.staff import security
+
+    shop = seed_shop(db, world.store_a)
+    token, digest = security.new_token(security.DEVICE_PREFIX)
+    with db.write() as s:
+        s.add(
+            Device(
+                store_id=world.store_a,
+                name="Касса 2",
+                token_hash=digest,
+                change_seq=next_change_seq(s),
+            )
+        )
+    till_b = {"Authorization": f"Bearer {token}"}
+    till_a = new_till(world)
+    opened = till_a.shift_event("open", 500_000)
+    sim_b = SimTill(cashier_id=world.ids["cashier_a"], shift_uuid=till_a.shift_uuid)
+    stray = sim_b.sale([shop.items()["milk"]], cash_given_minor=10_000)
+    assert statuses(post(client, till_b, [stray])) == ["created"]
+    events = {"events": [opened.model_dump(mode="json")]}
+    answer = client.post(
+        "/api/v1/till/shifts/batch", json=events, headers=world.headers("device_a")
+    )
+    assert [r["status"] for r in answer.json()["results"]] == ["created"]
+    own = till_a.sale([shop.items()["bread"]], cash_given_minor=10_000)
+    assert statuses(post(client, world.headers("device_a"), [own])) == ["created"]
+    response = post(client, till_b, [sim_b.sale([shop.items()["milk"]])])
+    assert response.json()["results"][0]["flags"] == ["foreign_shift"]
+    with db.read() as s:
+        shift = s.scalars(select(Shift)).one()
+        assert shift.device_id == world.ids["device_a"]
+        assert shift.cash_sales_minor == own.total_minor
+        assert shift.expected_minor == 500_000 + own.total_minor

@@ -23,7 +23,20 @@ from wire.v1 import ErrorV1, SaleV1, reconcile_sale, sale_hash, verify_hash
 
 def test_a_consistent_sale_reconciles() -> None:
     assert reconcile_sale(make_sale()) == []
-    assert reconcile_sale(make_sale(kind="return", original_sale_uuid=RETURN_UUID)) == []
+    refund = make_sale(
+        kind="return",
+        original_sale_uuid=RETURN_UUID,
+        payments=[payment("card", 20000, "A1B2C3"), payment("cash", 8018)],
+    )
+    assert reconcile_sale(refund) == []
+
+
+def test_a_refund_gives_no_change() -> None:
+    """A refund pays out exactly what is refunded; change on a return would skew expected cash."""
+    refund = make_sale(kind="return", original_sale_uuid=RETURN_UUID)  # paid 30000 for 28018
+    assert [(e.field, e.code, e.expected, e.actual) for e in reconcile_sale(refund)] == [
+        ("change_minor", "change_on_return", "0", "1982")
+    ]
 
 
 def test_cash_only_and_exact_card_payments_reconcile() -> None:

@@ -235,7 +235,17 @@ def reconcile_sale(sale: SaleV1) -> list[ErrorV1]:
         )
 
     cash = sum(p.amount_minor for p in sale.payments if p.tender == "cash")
-    if sale.change_minor and not cash:
+    if sale.kind == "return" and sale.change_minor:
+        errors.append(
+            _mismatch(
+                "change_minor",
+                "change_on_return",
+                "a refund pays out exactly the refunded amount: no change",
+                0,
+                sale.change_minor,
+            )
+        )
+    elif sale.change_minor and not cash:
         errors.append(
             _mismatch(
                 "change_minor",
