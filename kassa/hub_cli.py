@@ -140,6 +140,9 @@ def create_store(
 def pair_code(
     store: int = typer.Option(..., help="Store id (see `kassa hub create-store`)."),
     device_name: str = typer.Option("Касса", help="Name the till will carry."),
+    replaces: int | None = typer.Option(
+        None, help="Re-pairing: the device id this till was (its journal carries on)."
+    ),
 ) -> None:
     """Print a one-time pairing code for a till of this store."""
     from hub.devices import service
@@ -155,6 +158,7 @@ def pair_code(
                 store_id=store,
                 device_name=device_name,
                 minutes=settings.pairing_code_minutes,
+                replaces_device_id=replaces,
             )
     except ApiError as exc:
         raise _fail(f"{exc.field or 'error'}: {exc.message}") from None

@@ -15,6 +15,8 @@ class PairingCode(Base):
     code_hash: Mapped[str] = mapped_column(String(64), unique=True)
     store_id: Mapped[int] = mapped_column(ForeignKey("store.id"), index=True)
     device_name: Mapped[str] = mapped_column(String(200), default="")
+    # Re-pairing a till: the device it replaces (same store); its journal carries on.
+    replaces_device_id: Mapped[int | None] = mapped_column(ForeignKey("device.id"))
     created_by: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[dt.datetime]
@@ -32,5 +34,8 @@ class Device(Base):
     revoked_at: Mapped[dt.datetime | None]
     last_seen_at: Mapped[dt.datetime | None]
     last_version: Mapped[str | None] = mapped_column(String(64))
+    # A re-paired till continues the journal of the device it replaces: seq gaps, the hash
+    # chain and forks are checked across the whole line of devices.
+    replaces_device_id: Mapped[int | None] = mapped_column(ForeignKey("device.id"), unique=True)
     # Bumped on pairing and revocation (not on every contact): the warehouse's dim_till.
     change_seq: Mapped[int] = mapped_column(index=True)

@@ -31,10 +31,19 @@ def create_pairing_code(
     minutes = request.app.state.settings.pairing_code_minutes
     with db.write() as s:
         code, row = service.create_pairing_code(
-            s, actor=actor, store_id=store_id, device_name=body.device_name, minutes=minutes
+            s,
+            actor=actor,
+            store_id=store_id,
+            device_name=body.device_name,
+            minutes=minutes,
+            replaces_device_id=body.replaces_device_id,
         )
         return PairingCodeOut(
-            code=code, store_id=store_id, device_name=row.device_name, expires_at=row.expires_at
+            code=code,
+            store_id=store_id,
+            device_name=row.device_name,
+            expires_at=row.expires_at,
+            replaces_device_id=row.replaces_device_id,
         )
 
 

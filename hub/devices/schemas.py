@@ -3,9 +3,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from hub.text import Code, Name
+from wire.types import Id
 
 
 class _In(BaseModel):
@@ -14,6 +15,11 @@ class _In(BaseModel):
 
 class PairingCodeCreate(_In):
     device_name: Name = "Касса"
+    replaces_device_id: Id | None = Field(
+        default=None,
+        description="Re-pairing a till of this store (new disk, revoked token): the new device "
+        "continues that device's journal, so its sales are not reported missing",
+    )
 
 
 class PairingCodeOut(BaseModel):
@@ -21,6 +27,7 @@ class PairingCodeOut(BaseModel):
     store_id: int
     device_name: str
     expires_at: dt.datetime
+    replaces_device_id: int | None = None
 
 
 class PairRequest(_In):
@@ -45,3 +52,4 @@ class DeviceOut(BaseModel):
     revoked_at: dt.datetime | None
     last_seen_at: dt.datetime | None
     last_version: str | None
+    replaces_device_id: int | None

@@ -19,18 +19,27 @@ PAIR_FAILURES_PER_IP = 20
 
 
 def create_pairing_code(
-    session: Session, *, actor: Principal | None, store_id: int, device_name: str, minutes: int
+    session: Session,
+    *,
+    actor: Principal | None,
+    store_id: int,
+    device_name: str,
+    minutes: int,
+    replaces_device_id: int | None = None,
 ) -> tuple[str, PairingCode]:
     store = session.get(Store, store_id)
     if store is None:
         raise not_found("store", "store_id")
     if not store.active:
         raise ApiError(422, "store_inactive", "this store is closed", loc=["path", "store_id"])
+    if replaces_device_id is not None:
+        _check_replaceable(session, store_id, replaces_device_id)
     code = security.new_pairing_code()
     row = PairingCode(
         code_hash=security.token_hash(security.normalize_pairing_code(code)),
         store_id=store_id,
         device_name=device_name,
+        replaces_device_id=replaces_device_id,
         created_by=actor.id if actor and actor.kind == "user" else None,
         expires_at=utcnow() + dt.timedelta(minutes=minutes),
     )
@@ -43,9 +52,30 @@ def create_pairing_code(
         entity="pairing_code",
         entity_id=row.id,
         store_id=store_id,
-        after={"device_name": device_name, "expires_at": row.expires_at.isoformat()},
+        after={
+            "device_name": device_name,
+            "expires_at": row.expires_at.isoformat(),
+            "replaces_device_id": replaces_device_id,
+        },
     )
     return code, row
+
+
+def _check_replaceable(session: Session, store_id: int, device_id: int) -> None:
+    loc = ["body", "replaces_device_id"]
+    old = session.get(Device, device_id)
+    if old is None or old.store_id != store_id:
+        raise ApiError(422, "unknown_device", "no till with this id in this store", loc=loc)
+    successor = session.scalars(
+        select(Device.id).where(Device.replaces_device_id == device_id)
+    ).first()
+    if successor is not None:
+        raise ApiError(
+            422,
+            "already_replaced",
+            f"till {device_id} was already replaced by till {successor}: re-pair that one",
+            loc=loc,
+        )
 
 
 def pair(
@@ -72,8 +102,20 @@ def pair(
                 PairingCode.store_id.in_(select(Store.id).where(Store.active.is_(True))),
             )
             .values(used_at=now)
-            .returning(PairingCode.id, PairingCode.store_id, PairingCode.device_name)
+            .returning(
+                PairingCode.id,
+                PairingCode.store_id,
+                PairingCode.device_name,
+                PairingCode.replaces_device_id,
+            )
         ).one_or_none()
+        if claimed is not None and claimed.replaces_device_id is not None:
+            # The till it replaces stops here (its token is revoked if it was not yet).
+            s.execute(
+                update(Device)
+                .where(Device.id == claimed.replaces_device_id, Device.revoked_at.is_(None))
+                .values(revoked_at=now, change_seq=next_change_seq(s))
+            )
         if claimed is not None:
             token, token_digest = security.new_token(security.DEVICE_PREFIX)
             device = Device(
@@ -82,6 +124,7 @@ def pair(
                 token_hash=token_digest,
                 last_seen_at=now,
                 last_version=version,
+                replaces_device_id=claimed.replaces_device_id,
                 change_seq=next_change_seq(s),
             )
             s.add(device)

@@ -12,6 +12,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from hub.db import LEDGER_SEQ, next_change_seq
+from hub.devices.models import Device
 from hub.principal import Principal
 from hub.sales.item import FLAG_CHAIN_BREAK, FLAG_HASH_MISMATCH, FLAG_SEQ_REUSE, Item
 from hub.sales.models import JournalIssue, Sale, TillState
@@ -23,14 +24,16 @@ from wire.v1.sales import sale_hash
 def check_chain(s: Session, device: Principal, items: Sequence[Item]) -> None:
     """Check each new sale's place in the till's hash chain; record breaks, never repair them.
 
-    Neighbours (seq-1 and seq+1) may be on the hub already or earlier in this batch. Gaps are
-    not recorded: they are computed from the sales themselves (`journal_gaps`).
+    Neighbours (seq-1 and seq+1) may be on the hub already or earlier in this batch, sent by
+    this device or by one it replaced at re-pairing. Gaps are not recorded: they are computed
+    from the sales themselves (`journal_gaps`).
     """
+    line = device_line(s, device.id)
     seqs = {i.sale.till_seq + d for i in items for d in (-1, 0, 1)} - {0, INT64_MAX + 1}
     by_seq: dict[int, list[tuple[uuid.UUID, str, str]]] = defaultdict(list)
     for row in s.execute(
         select(Sale.till_seq, Sale.sale_uuid, Sale.hash, Sale.prev_hash).where(
-            Sale.device_id == device.id, Sale.till_seq.in_(seqs)
+            Sale.device_id.in_(line), Sale.till_seq.in_(seqs)
         )
     ):
         by_seq[row.till_seq].append((row.sale_uuid, row.hash, row.prev_hash))
@@ -72,7 +75,7 @@ def check_chain(s: Session, device: Principal, items: Sequence[Item]) -> None:
         (row.kind, row.till_seq, row.sale_uuid)
         for row in s.execute(
             select(JournalIssue.kind, JournalIssue.till_seq, JournalIssue.sale_uuid).where(
-                JournalIssue.device_id == device.id,
+                JournalIssue.device_id.in_(line),
                 JournalIssue.till_seq.in_({k[1] for k in issues}),
             )
         )
@@ -128,14 +131,32 @@ def touch_till(s: Session, device: Principal, items: Sequence[Item], now: dt.dat
 # --- reads ---------------------------------------------------------------------------------
 
 
-def journal_gaps(s: Session, device_id: int, limit: int = 100) -> list[tuple[int, int]]:
-    """Missing till_seq ranges of a till's sales, first to last, e.g. [(17, 19)]."""
+def device_line(s: Session, device_id: int) -> list[int]:
+    """A till's line of devices: the ones it replaced at re-pairing and the ones that replaced
+    it. Together they hold one journal (one till_seq sequence, one hash chain)."""
+    line = [device_id]
+    for column, other in (
+        (Device.id, Device.replaces_device_id),  # back: whom did it replace
+        (Device.replaces_device_id, Device.id),  # forward: who replaced it
+    ):
+        current = device_id
+        while True:
+            found = s.scalar(select(other).where(column == current))
+            if found is None or found in line:
+                break
+            line.append(found)
+            current = found
+    return line
+
+
+def journal_gaps(s: Session, device_ids: Sequence[int], limit: int = 100) -> list[tuple[int, int]]:
+    """Missing till_seq ranges of a line of devices' sales, first to last, e.g. [(17, 19)]."""
     seqs = (
         select(
             Sale.till_seq.label("seq"),
             func.lag(Sale.till_seq).over(order_by=Sale.till_seq).label("prev"),
         )
-        .where(Sale.device_id == device_id)
+        .where(Sale.device_id.in_(device_ids))
         .subquery()
     )
     rows = s.execute(

@@ -194,7 +194,10 @@ def list_till_journals(store_id: IdPath, db: DbDep, actor: StoreManagerDep) -> l
                     last_sale_at=state.last_sale_at if state else None,
                     max_sale_seq=state.max_sale_seq if state else 0,
                     sales_count=state.sales_count if state else 0,
-                    missing=journal.format_ranges(journal.journal_gaps(s, device.id)),
+                    missing=journal.format_ranges(
+                        journal.journal_gaps(s, journal.device_line(s, device.id))
+                    ),
+                    replaces_device_id=device.replaces_device_id,
                     issues=issues.get(device.id, []),
                 )
             )

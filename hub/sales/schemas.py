@@ -93,9 +93,10 @@ class TillJournalOut(BaseModel):
     device_id: int
     name: str
     revoked: bool
+    replaces_device_id: int | None  # re-paired: this till continues that device's journal
     last_contact_at: dt.datetime | None
     last_sale_at: dt.datetime | None
     max_sale_seq: int
     sales_count: int
-    missing: list[str]  # e.g. ["17-19", "25"]
+    missing: list[str]  # e.g. ["17-19", "25"], over the till's whole line of devices
     issues: list[JournalIssueOut]

@@ -263,7 +263,7 @@ class IngestProtocol(RuleBasedStateMachine):
                 ).all()
                 assert all(r.original_sale_id is not None for r in rows if r.kind == "return")
                 assert all(r.flags == "" for r in rows), Counter(r.flags for r in rows)
-                assert journal_gaps(s, self.device_id) == []
+                assert journal_gaps(s, [self.device_id]) == []
                 state = s.get(TillState, self.device_id)
                 if journal:
                     assert state is not None

@@ -600,3 +600,42 @@ def test_a_sale_naming_another_tills_shift_is_kept_but_not_counted_in_it(client,
         assert shift.device_id == world.ids["device_a"]
         assert shift.cash_sales_minor == own.total_minor
         assert shift.expected_minor == 500_000 + own.total_minor
+
+
+def test_a_re_paired_till_continues_its_journal(client, world, db) -> None:  # type: ignore[no-untyped-def]
+    """F14: the till's token is revoked, it is re-paired with a code naming the device it was,
+    and carries on at seq 4: no seq is reported missing, the chain holds across the devices."""
+    shop = seed_shop(db, world.store_a)
+    till = new_till(world)
+    before = [till.sale([shop.items()["bread"]]) for _ in range(3)]
+    assert statuses(post(client, world.headers("device_a"), before)) == ["created"] * 3
+    code = client.post(
+        f"/api/v1/stores/{world.store_a}/pairing-codes",
+        json={"device_name": "Касса 1 (новый диск)", "replaces_device_id": world.ids["device_a"]},
+        headers=world.headers("manager_a"),
+    )
+    assert code.status_code == 201, code.text
+    paired = client.post("/api/v1/devices/pair", json={"code": code.json()["code"]})
+    assert paired.status_code == 201, paired.text
+    new_headers = {"Authorization": f"Bearer {paired.json()['token']}"}
+    # The old token stops working at once; the new one sends the rest of the journal.
+    assert post(client, world.headers("device_a"), before[:1]).status_code == 401
+    after = [till.sale([shop.items()["bread"]]) for _ in range(2)]
+    response = post(client, new_headers, [before[2], *after])
+    assert statuses(response) == ["duplicate", "created", "created"]
+    assert all(r["flags"] == [] for r in response.json()["results"])
+    tills = client.get(f"/api/v1/stores/{world.store_a}/tills", headers=world.headers("owner"))
+    new = next(t for t in tills.json() if t["device_id"] == paired.json()["device_id"])
+    assert (new["missing"], new["issues"], new["replaces_device_id"]) == (
+        [],
+        [],
+        world.ids["device_a"],
+    )
+    # A till can be replaced once; the next re-pair names the newest device.
+    again = client.post(
+        f"/api/v1/stores/{world.store_a}/pairing-codes",
+        json={"replaces_device_id": world.ids["device_a"]},
+        headers=world.headers("manager_a"),
+    )
+    assert again.status_code == 422
+    assert again.json()["detail"][0]["field"] == "replaces_device_id"
