@@ -1,0 +1,305 @@
+"""The till's local journal: every sale and shift event, hash-chained, with its outbox.
+
+One SQLite file (stdlib sqlite3; the till needs no ORM). WAL and `synchronous=FULL` on every
+connection, explicit `BEGIN IMMEDIATE` for every write. A sale is committed together with its
+outbox row in ONE transaction BEFORE anything is printed; "printed" is recorded afterwards in
+a second one, so on restart the till knows which committed sales never reached paper.
+Any error while committing (disk full shows up as "disk I/O error") means the sale was NOT
+recorded: the caller refuses it and prints nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+from wire.canonical import GENESIS_HASH
+from wire.ids import new_uuid7
+from wire.v1 import SaleResult, SaleV1, ShiftEventResult, ShiftEventV1, sale_hash
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS sale (
+    till_seq INTEGER PRIMARY KEY,
+    sale_uuid TEXT NOT NULL UNIQUE,
+    kind TEXT NOT NULL,
+    original_sale_uuid TEXT,
+    created_at TEXT NOT NULL,
+    total_minor INTEGER NOT NULL,
+    hash TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    printed_at TEXT
+);
+CREATE TABLE IF NOT EXISTS shift_event (
+    till_seq INTEGER PRIMARY KEY,
+    event_uuid TEXT NOT NULL UNIQUE,
+    shift_uuid TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    payload TEXT NOT NULL
+);
+-- One row per journal entry to send. state: pending -> sent (created/duplicate) or dead
+-- (conflict/rejected: kept for the cashier and the manager, never retried, never deleted).
+CREATE TABLE IF NOT EXISTS outbox (
+    stream TEXT NOT NULL CHECK (stream IN ('sale', 'shift')),
+    till_seq INTEGER NOT NULL,
+    state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'sent', 'dead')),
+    attempts INTEGER NOT NULL DEFAULT 0,
+    result TEXT,
+    errors TEXT,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (stream, till_seq)
+);
+CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (stream, state, till_seq);
+"""
+
+
+class JournalError(RuntimeError):
+    """The journal could not record something: for a sale, the sale did NOT happen."""
+
+
+@dataclass(frozen=True)
+class QueueStatus:
+    pending_sales: int
+    pending_events: int
+    oldest_unsent_at: str | None
+    dead_letters: int
+    last_contact_at: str | None
+    unprinted: int
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    stream: str
+    till_seq: int
+    result: str
+    errors: list[dict[str, Any]]
+    payload: dict[str, Any]
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat()
+
+
+class Journal:
+    """A till's journal file. Safe to share between the cashier UI and the sync thread."""
+
+    def __init__(self, path: str | Path, *, busy_timeout_ms: int = 5000) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        self._db.execute("PRAGMA foreign_keys=ON")
+        self._db.executescript(SCHEMA)  # idempotent; runs in its own implicit transaction
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            else:
+                self._db.execute("COMMIT")
+
+    # --- meta ------------------------------------------------------------------------------
+
+    def get(self, key: str) -> str | None:
+        with self._lock:
+            row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def put(self, key: str, value: str | None) -> None:
+        with self._write() as db:
+            if value is None:
+                db.execute("DELETE FROM meta WHERE key = ?", (key,))
+            else:
+                db.execute(
+                    "INSERT INTO meta (key, value) VALUES (?, ?) "
+                    "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                    (key, value),
+                )
+
+    # --- sales -----------------------------------------------------------------------------
+
+    def commit_sale(self, draft: dict[str, Any]) -> SaleV1:
+        """Journal a sale: mint its sale_uuid (unless given), take the next till_seq, chain it to
+        the previous hash, and commit it with its outbox row. Raises JournalError (the sale did
+        not happen) on any failure, including invalid arithmetic."""
+        try:
+            with self._write() as db:
+                row = db.execute(
+                    "SELECT till_seq, hash FROM sale ORDER BY till_seq DESC LIMIT 1"
+                ).fetchone()
+                seq, prev = (row[0] + 1, row[1]) if row else (1, GENESIS_HASH)
+                data = {
+                    "sale_uuid": str(new_uuid7()),
+                    **draft,
+                    "till_seq": seq,
+                    "prev_hash": prev,
+                    "hash": "0" * 64,
+                }
+                unsigned = SaleV1.model_validate(data)
+                sale = unsigned.model_copy(update={"hash": sale_hash(unsigned)})
+                db.execute(
+                    "INSERT INTO sale (till_seq, sale_uuid, kind, original_sale_uuid, "
+                    "created_at, total_minor, hash, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        seq,
+                        str(sale.sale_uuid),
+                        sale.kind,
+                        str(sale.original_sale_uuid) if sale.original_sale_uuid else None,
+                        sale.created_at.isoformat(),
+                        sale.total_minor,
+                        sale.hash,
+                        sale.model_dump_json(),
+                    ),
+                )
+                db.execute(
+                    "INSERT INTO outbox (stream, till_seq, updated_at) VALUES ('sale', ?, ?)",
+                    (seq, _now()),
+                )
+        except (sqlite3.Error, ValueError) as exc:
+            raise JournalError(f"the sale was not recorded: {exc}") from exc
+        return sale
+
+    def mark_printed(self, till_seq: int) -> None:
+        with self._write() as db:
+            db.execute("UPDATE sale SET printed_at = ? WHERE till_seq = ?", (_now(), till_seq))
+
+    def unprinted(self) -> list[SaleV1]:
+        """Committed sales that never reached paper (the till died between commit and print)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT payload FROM sale WHERE printed_at IS NULL ORDER BY till_seq"
+            ).fetchall()
+        return [SaleV1.model_validate_json(r[0]) for r in rows]
+
+    def sales(self) -> list[SaleV1]:
+        with self._lock:
+            rows = self._db.execute("SELECT payload FROM sale ORDER BY till_seq").fetchall()
+        return [SaleV1.model_validate_json(r[0]) for r in rows]
+
+    def sale(self, sale_uuid: UUID) -> SaleV1 | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT payload FROM sale WHERE sale_uuid = ?", (str(sale_uuid),)
+            ).fetchone()
+        return None if row is None else SaleV1.model_validate_json(row[0])
+
+    # --- shift events ----------------------------------------------------------------------
+
+    def commit_shift_event(self, draft: dict[str, Any]) -> ShiftEventV1:
+        try:
+            with self._write() as db:
+                row = db.execute("SELECT max(till_seq) FROM shift_event").fetchone()
+                seq = (row[0] or 0) + 1
+                event = ShiftEventV1.model_validate(
+                    {"event_uuid": str(new_uuid7()), **draft, "till_seq": seq}
+                )
+                db.execute(
+                    "INSERT INTO shift_event (till_seq, event_uuid, shift_uuid, kind, payload) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    (
+                        seq,
+                        str(event.event_uuid),
+                        str(event.shift_uuid),
+                        event.kind,
+                        event.model_dump_json(),
+                    ),
+                )
+                db.execute(
+                    "INSERT INTO outbox (stream, till_seq, updated_at) VALUES ('shift', ?, ?)",
+                    (seq, _now()),
+                )
+        except (sqlite3.Error, ValueError) as exc:
+            raise JournalError(f"the shift event was not recorded: {exc}") from exc
+        return event
+
+    # --- outbox ----------------------------------------------------------------------------
+
+    def pending(self, stream: str, limit: int) -> list[Any]:
+        """The oldest unsent entries of a stream, in till_seq order."""
+        table = "sale" if stream == "sale" else "shift_event"
+        model: Any = SaleV1 if stream == "sale" else ShiftEventV1
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT j.payload FROM outbox o JOIN {table} j ON j.till_seq = o.till_seq "  # noqa: S608 - fixed table names
+                "WHERE o.stream = ? AND o.state = 'pending' ORDER BY o.till_seq LIMIT ?",
+                (stream, limit),
+            ).fetchall()
+        return [model.model_validate_json(r[0]) for r in rows]
+
+    def record_results(
+        self,
+        stream: str,
+        sent: Sequence[Any],
+        results: Sequence[SaleResult] | Sequence[ShiftEventResult],
+    ) -> None:
+        """Mark each sent entry by the hub's answer for it: created/duplicate -> sent;
+        conflict/rejected -> dead letter with the hub's errors."""
+        now = _now()
+        with self._write() as db:
+            for entry, result in zip(sent, results, strict=True):
+                state = "sent" if result.status in ("created", "duplicate") else "dead"
+                errors = json.dumps([e.model_dump() for e in result.errors], ensure_ascii=False)
+                db.execute(
+                    "UPDATE outbox SET state = ?, result = ?, errors = ?, attempts = attempts + 1, "
+                    "updated_at = ? WHERE stream = ? AND till_seq = ? AND state = 'pending'",
+                    (state, result.status, errors, now, stream, entry.till_seq),
+                )
+
+    def dead_letters(self) -> list[DeadLetter]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT o.stream, o.till_seq, o.result, o.errors, "
+                "coalesce(s.payload, e.payload) FROM outbox o "
+                "LEFT JOIN sale s ON o.stream = 'sale' AND s.till_seq = o.till_seq "
+                "LEFT JOIN shift_event e ON o.stream = 'shift' AND e.till_seq = o.till_seq "
+                "WHERE o.state = 'dead' ORDER BY o.stream, o.till_seq"
+            ).fetchall()
+        return [
+            DeadLetter(r[0], r[1], r[2], json.loads(r[3] or "[]"), json.loads(r[4])) for r in rows
+        ]
+
+    def status(self) -> QueueStatus:
+        with self._lock:
+            counts = dict(
+                self._db.execute(
+                    "SELECT stream || ':' || state, count(*) FROM outbox GROUP BY stream, state"
+                ).fetchall()
+            )
+            oldest = self._db.execute(
+                "SELECT min(s.created_at) FROM outbox o JOIN sale s ON s.till_seq = o.till_seq "
+                "WHERE o.stream = 'sale' AND o.state = 'pending'"
+            ).fetchone()[0]
+            unprinted = self._db.execute(
+                "SELECT count(*) FROM sale WHERE printed_at IS NULL"
+            ).fetchone()[0]
+        return QueueStatus(
+            pending_sales=counts.get("sale:pending", 0),
+            pending_events=counts.get("shift:pending", 0),
+            oldest_unsent_at=oldest,
+            dead_letters=counts.get("sale:dead", 0) + counts.get("shift:dead", 0),
+            last_contact_at=self.get("last_contact_at"),
+            unprinted=unprinted,
+        )
+
+
+__all__ = ["DeadLetter", "Journal", "JournalError", "QueueStatus"]
