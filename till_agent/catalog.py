@@ -1,0 +1,190 @@
+"""The till's catalog cache: pulled from the hub's feed, looked up offline.
+
+The first pull starts at cursor 0 and follows `next_cursor` while `has_more`; later pulls start
+from the stored cursor and send the last ETag, so an unchanged catalog costs one 304. Each page
+is applied in one transaction together with its cursor, so a crash mid-load resumes where it
+stopped. A 409 (the till's cursor is ahead of the hub: restored hub) reloads from 0.
+Lookups: a barcode (scale labels decoded with the hub's templates: weight or price embedded),
+or a search by name or sku that treats `%` and `_` literally.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from wire.barcodes import WeightTemplate, decode_weighted
+from wire.money import round_half_up
+from wire.v1 import CashierV1, CatalogDelta, ProductV1, StoreV1
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS product (
+    id INTEGER PRIMARY KEY, sku TEXT NOT NULL, name TEXT NOT NULL, name_folded TEXT NOT NULL,
+    payload TEXT NOT NULL, scale_code INTEGER, active INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS product_scale ON product (scale_code);
+CREATE TABLE IF NOT EXISTS barcode (code TEXT PRIMARY KEY, product_id INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS barcode_product ON barcode (product_id);
+CREATE TABLE IF NOT EXISTS template (id INTEGER PRIMARY KEY, pattern TEXT NOT NULL,
+    active INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS cashier (id INTEGER PRIMARY KEY, payload TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS feed (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+
+@dataclass(frozen=True)
+class Found:
+    """What a scan resolved to: the product and the quantity/price the code carries."""
+
+    product: ProductV1
+    qty_milli: int  # 1000 for a piece; grams for a weighed item
+    unit_price_minor: int
+
+
+class CatalogCache:
+    def __init__(self, path: str | Path) -> None:
+        self._db = sqlite3.connect(Path(path), isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.execute("PRAGMA busy_timeout=5000")
+        self._db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self._db.close()
+
+    def _feed(self, key: str) -> str | None:
+        row = self._db.execute("SELECT value FROM feed WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    @property
+    def cursor(self) -> int:
+        return int(self._feed("cursor") or 0)
+
+    def apply(self, delta: CatalogDelta, etag: str | None) -> None:
+        """One feed page, with its cursor, in one transaction."""
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            for p in delta.products:
+                db.execute(
+                    "INSERT OR REPLACE INTO product VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        p.id,
+                        p.sku,
+                        p.name,
+                        p.name.casefold(),
+                        p.model_dump_json(),
+                        int(p.scale_code) if p.scale_code else None,
+                        int(p.active),
+                    ),
+                )
+                db.execute("DELETE FROM barcode WHERE product_id = ?", (p.id,))
+                db.executemany(
+                    "INSERT OR REPLACE INTO barcode VALUES (?, ?)", [(c, p.id) for c in p.barcodes]
+                )
+            db.executemany(
+                "INSERT OR REPLACE INTO template VALUES (?, ?, ?)",
+                [(t.id, t.pattern, int(t.active)) for t in delta.weight_templates],
+            )
+            db.executemany(
+                "INSERT OR REPLACE INTO cashier VALUES (?, ?)",
+                [(c.id, c.model_dump_json()) for c in delta.cashiers],
+            )
+            values = {"cursor": str(delta.next_cursor)}
+            if delta.store is not None:
+                values["store"] = delta.store.model_dump_json()
+            if etag:
+                values["etag"] = etag
+            db.executemany("INSERT OR REPLACE INTO feed VALUES (?, ?)", list(values.items()))
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+    def pull(self, client: httpx.Client, token: str, *, limit: int | None = None) -> int:
+        """Bring the cache up to date; returns the number of pages applied (0: unchanged)."""
+        headers = {"Authorization": f"Bearer {token}"}
+        pages = 0
+        while True:
+            params: dict[str, int] = {"cursor": self.cursor}
+            if limit:
+                params["limit"] = limit
+            etag = self._feed("etag")
+            response = client.get(
+                "/api/v1/till/catalog",
+                params=params,
+                headers={**headers, **({"If-None-Match": etag} if etag else {})},
+            )
+            if response.status_code == 304:
+                return pages
+            if response.status_code == 409:  # our cursor is ahead of the hub: reload
+                self._db.execute("DELETE FROM feed")
+                continue
+            response.raise_for_status()
+            delta = CatalogDelta.model_validate_json(response.content)
+            self.apply(delta, response.headers.get("ETag"))
+            pages += 1
+            if not delta.has_more:
+                return pages
+
+    # --- lookups ---------------------------------------------------------------------------
+
+    def product(self, product_id: int) -> ProductV1 | None:
+        row = self._db.execute("SELECT payload FROM product WHERE id = ?", (product_id,)).fetchone()
+        return None if row is None else ProductV1.model_validate_json(row[0])
+
+    def scan(self, code: str) -> Found | None:
+        """A scanned code: a barcode of an active product, or a scale label."""
+        row = self._db.execute(
+            "SELECT p.payload FROM barcode b JOIN product p ON p.id = b.product_id "
+            "WHERE b.code = ? AND p.active = 1",
+            (code,),
+        ).fetchone()
+        if row is not None:
+            product = ProductV1.model_validate_json(row[0])
+            return Found(product, 1000, product.price_minor)
+        templates = [
+            WeightTemplate(r[0], r[1])
+            for r in self._db.execute("SELECT id, pattern FROM template WHERE active = 1")
+        ]
+        match = decode_weighted(code, templates) if templates else None
+        if match is None:
+            return None
+        row = self._db.execute(
+            "SELECT payload FROM product WHERE scale_code = ? AND active = 1",
+            (int(match.scale_code),),
+        ).fetchone()
+        if row is None:
+            return None
+        product = ProductV1.model_validate_json(row[0])
+        if match.qty_milli is not None:
+            return Found(product, match.qty_milli, product.price_minor)
+        # A price-embedded label: the weight follows from the price per kg.
+        price = match.price_minor or 0
+        qty = round_half_up(price * 1000, product.price_minor) if product.price_minor else 0
+        return Found(product, max(qty, 1), product.price_minor)
+
+    def search(self, text: str, limit: int = 20) -> list[ProductV1]:
+        """Active products whose name or sku contains `text` (case-insensitive, literal)."""
+        needle = text.casefold()
+        escaped = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        rows = self._db.execute(
+            "SELECT payload FROM product WHERE active = 1 AND (name_folded LIKE ? ESCAPE '\\' "
+            "OR lower(sku) LIKE ? ESCAPE '\\') ORDER BY name LIMIT ?",
+            (f"%{escaped}%", f"%{escaped}%", limit),
+        ).fetchall()
+        return [ProductV1.model_validate_json(r[0]) for r in rows]
+
+    def cashiers(self) -> list[CashierV1]:
+        rows = self._db.execute("SELECT payload FROM cashier ORDER BY id").fetchall()
+        return [CashierV1.model_validate_json(r[0]) for r in rows]
+
+    def store(self) -> StoreV1 | None:
+        raw = self._feed("store")
+        return None if raw is None else StoreV1.model_validate_json(raw)
+
+    def count(self) -> int:
+        return int(self._db.execute("SELECT count(*) FROM product").fetchone()[0])
