@@ -126,6 +126,18 @@ def next_change_seq(session: Session, count: int = 1, name: str = CATALOG_SEQ) -
     return int(value)
 
 
+def change_seqs(session: Session, count: int, name: str = CATALOG_SEQ) -> Iterator[int]:
+    """`count` fresh change numbers of counter `name`, in order (one reservation)."""
+    last = next_change_seq(session, count, name) if count else 0
+    return iter(range(last - count + 1, last + 1))
+
+
+def hold_ledger(session: Session) -> None:
+    """Take the ledger counter's row lock first in a write transaction: every ledger writer
+    does, so on PostgreSQL they queue and each then reads all earlier commits."""
+    next_change_seq(session, 0, LEDGER_SEQ)
+
+
 def _within(current: Any, owner: Any) -> bool:
     """`current` is the (sub)transaction that reserved a block, or nested inside it while it is
     still active. Numbers handed out inside a savepoint that then rolls back are skipped, never

@@ -20,7 +20,7 @@ from hub.catalog.import_plan import CurrentProduct, Plan, Target, plan
 from hub.catalog.import_read import ParsedFile, read_file, safe_file_name
 from hub.catalog.models import Barcode, Category, Product, fold
 from hub.catalog.schemas import ImportReport
-from hub.db import Database, next_change_seq, utcnow
+from hub.db import Database, change_seqs, next_change_seq, utcnow
 from hub.errors import error_body, item
 from hub.principal import Principal
 
@@ -77,8 +77,7 @@ def apply(
     if report.errors:
         raise ImportFailed(report)
     changed = len(result.new_categories) + len(result.creates) + len(result.updates)
-    last = next_change_seq(session, changed) if changed else 0
-    seqs = iter(range(last - changed + 1, last + 1))
+    seqs = change_seqs(session, changed)
     now = utcnow()
     _create_categories(session, result, seqs)
     entries = _update_products(session, result, seqs, now)

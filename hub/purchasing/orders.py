@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from hub.audit import service as audit
 from hub.catalog.models import Product
-from hub.db import utcnow
+from hub.db import LEDGER_SEQ, change_seqs, hold_ledger, utcnow
 from hub.errors import ApiError, not_found
 from hub.principal import Principal
 from hub.purchasing import receipts
@@ -167,7 +167,7 @@ def create_order(
     session: Session, *, actor: Principal, store_id: int, data: OrderCreate
 ) -> tuple[PurchaseOrder, bool]:
     """A draft order; True when created, False when the `source_key` already had one."""
-    stock.hold_ledger(session)
+    hold_ledger(session)
     stock.require_store(session, store_id)
     if data.source_key is not None:
         existing = session.scalars(
@@ -192,7 +192,7 @@ def create_order(
             loc=["body", "supplier_id"],
         )
     stock.check_lines(session, [line.product_id for line in data.lines])
-    seqs = stock.change_seqs(session, 1 + len(data.lines))
+    seqs = change_seqs(session, 1 + len(data.lines), LEDGER_SEQ)
     order = PurchaseOrder(
         store_id=store_id,
         supplier_id=data.supplier_id,
@@ -226,7 +226,7 @@ def replace_lines(
     session: Session, *, actor: Principal, store_id: int, order_id: int, data: OrderLinesIn
 ) -> PurchaseOrder:
     """Replace a draft's lines; lines of products kept keep their id."""
-    stock.hold_ledger(session)
+    hold_ledger(session)
     order = _order(session, store_id, order_id)
     if order.status != "draft":
         raise _wrong_status(order, "only a draft's lines can be changed")
@@ -242,7 +242,7 @@ def replace_lines(
         for line in data.lines
         if line.product_id not in current or _differs(current[line.product_id], line)
     ]
-    seqs = stock.change_seqs(session, 1 + len(changed))
+    seqs = change_seqs(session, 1 + len(changed), LEDGER_SEQ)
     for line in changed:
         kept = current.get(line.product_id)
         if kept is None:
@@ -268,7 +268,7 @@ def replace_lines(
 
 def send(session: Session, *, actor: Principal, store_id: int, order_id: int) -> PurchaseOrder:
     """draft -> sent."""
-    stock.hold_ledger(session)
+    hold_ledger(session)
     order = _order(session, store_id, order_id)
     if order.status == "sent":
         return order
@@ -277,7 +277,7 @@ def send(session: Session, *, actor: Principal, store_id: int, order_id: int) ->
     before = _snapshot(session, order)
     order.status = "sent"
     order.sent_at = utcnow()
-    order.change_seq = next(stock.change_seqs(session, 1))
+    order.change_seq = next(change_seqs(session, 1, LEDGER_SEQ))
     session.flush()
     _audit(session, actor, "send", order, before)
     return order
@@ -285,7 +285,7 @@ def send(session: Session, *, actor: Principal, store_id: int, order_id: int) ->
 
 def cancel(session: Session, *, actor: Principal, store_id: int, order_id: int) -> PurchaseOrder:
     """draft, sent or partially_received -> cancelled (what was received stays in stock)."""
-    stock.hold_ledger(session)
+    hold_ledger(session)
     order = _order(session, store_id, order_id)
     if order.status == "cancelled":
         return order
@@ -294,7 +294,7 @@ def cancel(session: Session, *, actor: Principal, store_id: int, order_id: int) 
     before = _snapshot(session, order)
     order.status = "cancelled"
     order.closed_at = utcnow()
-    order.change_seq = next(stock.change_seqs(session, 1))
+    order.change_seq = next(change_seqs(session, 1, LEDGER_SEQ))
     session.flush()
     _audit(session, actor, "cancel", order, before)
     return order
@@ -305,7 +305,7 @@ def receive(
 ) -> tuple[PurchaseOrder, StockDoc]:
     """A delivery against a sent order: posts a goods receipt and counts it against the lines;
     the order is received once every line is complete."""
-    stock.hold_ledger(session)
+    hold_ledger(session)
     order = _order(session, store_id, order_id)
     if order.status not in RECEIVABLE:
         hint = "send it first" if order.status == "draft" else "it is closed"
@@ -322,7 +322,7 @@ def receive(
         note=data.note,
         purchase_order_id=order.id,
     )
-    seqs = stock.change_seqs(session, len(delivered) + 1)
+    seqs = change_seqs(session, len(delivered) + 1, LEDGER_SEQ)
     for item in delivered:
         row = rows[item.product_id]
         row.qty_received_milli += item.qty_milli

@@ -8,6 +8,7 @@ from typing import NamedTuple
 
 from sqlalchemy.orm import Session
 
+from hub.db import hold_ledger
 from hub.errors import ApiError
 from hub.principal import Principal
 from hub.purchasing import service
@@ -68,7 +69,7 @@ def receive_goods(
     session: Session, *, actor: Principal, store_id: int, data: ReceiptIn
 ) -> StockDoc:
     """Goods that arrived without a purchase order, from a known supplier or none."""
-    stock.hold_ledger(session)
+    hold_ledger(session)
     stock.require_store(session, store_id)
     if data.supplier_id is not None and session.get(Supplier, data.supplier_id) is None:
         raise ApiError(

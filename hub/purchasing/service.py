@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from hub.audit import service as audit
 from hub.catalog.models import Product
+from hub.db import LEDGER_SEQ, change_seqs, hold_ledger
 from hub.errors import ApiError, not_found
 from hub.principal import Principal
 from hub.purchasing.models import Supplier, SupplierProduct
@@ -18,7 +19,6 @@ from hub.purchasing.schemas import (
     SupplierProductOut,
     SupplierUpdate,
 )
-from hub.stock.service import change_seqs, hold_ledger
 
 
 def _name_taken(session: Session, name: str, exclude_id: int | None = None) -> bool:
@@ -52,7 +52,7 @@ def create_supplier(session: Session, *, actor: Principal, data: SupplierCreate)
     hold_ledger(session)
     if _name_taken(session, data.name):
         raise _duplicate_name()
-    supplier = Supplier(**data.model_dump(), change_seq=next(change_seqs(session, 1)))
+    supplier = Supplier(**data.model_dump(), change_seq=next(change_seqs(session, 1, LEDGER_SEQ)))
     session.add(supplier)
     session.flush()
     audit.record(
@@ -80,7 +80,7 @@ def update_supplier(
     before = audit.snapshot(supplier)
     for key, value in changes.items():
         setattr(supplier, key, value)
-    supplier.change_seq = next(change_seqs(session, 1))
+    supplier.change_seq = next(change_seqs(session, 1, LEDGER_SEQ))
     session.flush()
     audit.record(
         session,
@@ -135,7 +135,9 @@ def put_terms(
     ).one_or_none()
     created = terms is None
     before: dict[str, Any] | None = None
-    seq = next(change_seqs(session, 1))  # before the new row is added: this query autoflushes
+    seq = next(
+        change_seqs(session, 1, LEDGER_SEQ)
+    )  # before the new row is added: this query autoflushes
     if terms is None:
         terms = SupplierProduct(
             supplier_id=supplier_id, product_id=product_id, **data.model_dump(), change_seq=seq
@@ -178,7 +180,7 @@ def remember_costs(
     if not changed:
         return
     before = {str(t.product_id): t.last_cost_minor for t in changed}
-    for terms, seq in zip(changed, change_seqs(session, len(changed)), strict=True):
+    for terms, seq in zip(changed, change_seqs(session, len(changed), LEDGER_SEQ), strict=True):
         terms.last_cost_minor = costs[terms.product_id]
         terms.change_seq = seq
     session.flush()

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
-from hub.db import LEDGER_SEQ, next_change_seq
+from hub.db import LEDGER_SEQ, change_seqs, next_change_seq
 from hub.devices.models import Device
 from hub.principal import Principal
 from hub.sales.item import FLAG_CHAIN_BREAK, FLAG_HASH_MISMATCH, FLAG_SEQ_REUSE, Item
@@ -83,7 +83,7 @@ def check_chain(s: Session, device: Principal, items: Sequence[Item]) -> None:
     new = {k: v for k, v in issues.items() if k not in existing}
     if not new:
         return
-    last = next_change_seq(s, len(new), LEDGER_SEQ)
+    seqs = change_seqs(s, len(new), LEDGER_SEQ)
     s.execute(
         insert(JournalIssue.__table__),
         [
@@ -94,38 +94,40 @@ def check_chain(s: Session, device: Principal, items: Sequence[Item]) -> None:
                 "till_seq": seq,
                 "sale_uuid": sale_uuid,
                 "detail": detail,
-                "change_seq": last - len(new) + n + 1,
+                "change_seq": next(seqs),
             }
-            for n, ((kind, seq, sale_uuid), detail) in enumerate(new.items())
+            for (kind, seq, sale_uuid), detail in new.items()
         ],
     )
 
 
-def touch_till(s: Session, device: Principal, items: Sequence[Item], now: dt.datetime) -> None:
-    """Last contact, the highest seq the hub holds (acknowledged) and the count of sales."""
-    held = [i.sale.till_seq for i in items if i.status in ("created", "duplicate")]
-    created = sum(1 for i in items if i.status == "created")
+def touch_till(
+    s: Session,
+    *,
+    device_id: int,
+    store_id: int,
+    now: dt.datetime,
+    sale_seq: int = 0,
+    shift_seq: int = 0,
+    sales_created: int = 0,
+) -> None:
+    """What the hub knows of a till after an upload: last contact, the highest sale and shift
+    seq it holds (acknowledged) and how many sales it took. The caller holds the ledger."""
     seq = next_change_seq(s, 1, LEDGER_SEQ)
-    state = s.get(TillState, device.id)
+    state = s.get(TillState, device_id)
     if state is None:
-        s.add(
-            TillState(
-                device_id=device.id,
-                store_id=device.store_id,
-                last_contact_at=now,
-                last_sale_at=now if created else None,
-                max_sale_seq=max(held, default=0),
-                sales_count=created,
-                change_seq=seq,
-            )
+        state = TillState(
+            device_id=device_id, store_id=store_id, max_sale_seq=0, max_shift_seq=0, sales_count=0
         )
-        return
+        s.add(state)
     state.last_contact_at = now
-    if created:
+    if sales_created:
         state.last_sale_at = now
-    state.max_sale_seq = max([state.max_sale_seq, *held])
-    state.sales_count += created
+    state.max_sale_seq = max(state.max_sale_seq, sale_seq)
+    state.max_shift_seq = max(state.max_shift_seq, shift_seq)
+    state.sales_count += sales_created
     state.change_seq = seq
+    s.flush()
 
 
 # --- reads ---------------------------------------------------------------------------------

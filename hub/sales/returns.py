@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
-from hub.db import LEDGER_SEQ, next_change_seq
+from hub.db import LEDGER_SEQ, change_seqs
 from hub.sales.item import FLAG_RETURN_EXCEEDS, FLAG_RETURN_PENDING, Item
 from hub.sales.models import Sale, SaleLine
 from wire.v1 import ErrorV1
@@ -130,9 +130,9 @@ def link(s: Session, store_id: int, items: Sequence[Item]) -> None:
             if row.kind == "return":
                 keys_of[row.id].add(key)
         over = {pair for pair, qty in balance.items() if qty < 0}
-    last = next_change_seq(s, len(unlinked), LEDGER_SEQ)
+    seqs = change_seqs(s, len(unlinked), LEDGER_SEQ)
     updates = []
-    for n, row in enumerate(unlinked):
+    for row in unlinked:
         flags = set(filter(None, row.flags.split(","))) - {FLAG_RETURN_PENDING}
         if any((row.original_sale_uuid, key) in over for key in keys_of[row.id]):
             flags.add(FLAG_RETURN_EXCEEDS)  # only the returns that hold the over-returned goods
@@ -141,7 +141,7 @@ def link(s: Session, store_id: int, items: Sequence[Item]) -> None:
                 "id": row.id,
                 "original_sale_id": originals[row.original_sale_uuid],
                 "flags": ",".join(sorted(flags)),
-                "change_seq": last - len(unlinked) + n + 1,
+                "change_seq": next(seqs),
             }
         )
     s.execute(update(Sale), updates)

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from hub.audit import service as audit
 from hub.catalog.models import Product
-from hub.db import LEDGER_SEQ, Database, next_change_seq, utcnow
+from hub.db import LEDGER_SEQ, Database, change_seqs, hold_ledger, next_change_seq, utcnow
 from hub.errors import ApiError
 from hub.principal import Principal
 from hub.sales import journal, returns
@@ -44,6 +44,8 @@ from hub.stock import ledger
 from wire.v1 import ErrorV1, SaleResult, SalesBatch, SalesBatchResult
 
 __all__ = ["ingest", "prepare"]
+
+HELD = ("created", "duplicate")  # the hub holds these: acknowledged
 
 
 def ingest(db: Database, device: Principal, batch: SalesBatch) -> SalesBatchResult:
@@ -103,7 +105,7 @@ def _rounds(items: Sequence[Item]) -> list[list[Item]]:
 def _ingest(s: Session, device: Principal, items: Sequence[Item], now: dt.datetime) -> None:
     store_id = device.store_id
     assert store_id is not None
-    next_change_seq(s, 0, LEDGER_SEQ)  # take the counter first: see the module docstring
+    hold_ledger(s)  # take the counter first: see the module docstring
     _classify_known(s, store_id, items)
     fresh = [i for i in items if i.status is None]
     returns.check(s, store_id, fresh)
@@ -126,7 +128,15 @@ def _ingest(s: Session, device: Principal, items: Sequence[Item], now: dt.dateti
         returns.link(s, store_id, accepted)
         if shift_uuids:
             shifts.recompute(s, store_id, device.id, shift_uuids)
-    journal.touch_till(s, device, items, now)
+    assert device.store_id is not None
+    journal.touch_till(
+        s,
+        device_id=device.id,
+        store_id=device.store_id,
+        now=now,
+        sale_seq=max((i.sale.till_seq for i in items if i.status in HELD), default=0),
+        sales_created=sum(1 for i in items if i.status == "created"),
+    )
 
 
 def _classify_known(s: Session, store_id: int, items: Sequence[Item]) -> None:
@@ -245,9 +255,9 @@ def _insert_sales(
             for line in item.sale.lines
         ):
             item.flags.add(FLAG_UNKNOWN_PRODUCT)
-    last = next_change_seq(s, len(items), LEDGER_SEQ)
+    seqs = change_seqs(s, len(items), LEDGER_SEQ)
     rows = []
-    for n, item in enumerate(items):
+    for item in items:
         sale = item.sale
         offset = sale.created_at.utcoffset() or dt.timedelta(0)
         rows.append(
@@ -275,7 +285,7 @@ def _insert_sales(
                 "fd_number": sale.fd_number,
                 "fpd": sale.fpd,
                 "flags": ",".join(sorted(item.flags)),
-                "change_seq": last - len(items) + n + 1,
+                "change_seq": next(seqs),
             }
         )
     table = Sale.__table__
@@ -305,11 +315,10 @@ def _insert_sales(
 
     n_lines = sum(len(i.sale.lines) for i in items)
     n_payments = sum(len(i.sale.payments) for i in items)
-    seq = next_change_seq(s, n_lines + n_payments, LEDGER_SEQ) - n_lines - n_payments
+    seqs = change_seqs(s, n_lines + n_payments, LEDGER_SEQ)
     line_rows, payment_rows = [], []
     for item in items:
         for line in item.sale.lines:
-            seq += 1
             at = move_of.get((item.sale_id, line.line_no))  # type: ignore[arg-type]
             line_rows.append(
                 {
@@ -327,11 +336,10 @@ def _insert_sales(
                     "vat_rate_bp": line.vat_rate_bp,
                     "vat_minor": line.vat_minor,
                     "unit_cost_minor": None if at is None else posted[at].unit_cost_minor,
-                    "change_seq": seq,
+                    "change_seq": next(seqs),
                 }
             )
         for number, payment in enumerate(item.sale.payments, start=1):
-            seq += 1
             payment_rows.append(
                 {
                     "sale_id": item.sale_id,
@@ -340,7 +348,7 @@ def _insert_sales(
                     "tender": payment.tender,
                     "amount_minor": payment.amount_minor,
                     "approval_code": payment.approval_code,
-                    "change_seq": seq,
+                    "change_seq": next(seqs),
                 }
             )
     s.execute(insert(SaleLine.__table__), line_rows)

@@ -15,7 +15,7 @@ from uuid import UUID
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
-from hub.db import LEDGER_SEQ, next_change_seq
+from hub.db import LEDGER_SEQ, change_seqs, hold_ledger
 from hub.sales.models import Sale
 from hub.shifts.figures import EventTotals, Figures, SaleTotals, shift_figures
 from hub.shifts.models import Shift, ShiftEvent
@@ -31,7 +31,7 @@ def recompute(session: Session, store_id: int, device_id: int, shift_uuids: Iter
     wanted = {u for u in shift_uuids if u is not None}
     if not wanted:
         return
-    next_change_seq(session, 0, LEDGER_SEQ)  # callers normally hold it already
+    hold_ledger(session)  # callers normally hold it already
     events = _event_totals(session, store_id, wanted)
     rows = {
         row.shift_uuid: row
@@ -65,12 +65,11 @@ def recompute(session: Session, store_id: int, device_id: int, shift_uuids: Iter
         pending.append((row, figures))
     if not pending:
         return
-    seq = next_change_seq(session, len(pending), LEDGER_SEQ) - len(pending)
+    seqs = change_seqs(session, len(pending), LEDGER_SEQ)
     for row, figures in pending:
-        seq += 1
         for name, value in asdict(figures).items():
             setattr(row, name, value)
-        row.change_seq = seq
+        row.change_seq = next(seqs)
         session.add(row)
     session.flush()
 

@@ -19,10 +19,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from hub.audit import service as audit
-from hub.db import LEDGER_SEQ, Database, next_change_seq, utcnow
+from hub.db import LEDGER_SEQ, Database, hold_ledger, next_change_seq, utcnow
 from hub.devices import service as devices
 from hub.principal import Principal
-from hub.sales.models import TillState
+from hub.sales.journal import touch_till
 from hub.shifts.models import ShiftEvent
 from hub.shifts.service import event_owners, recompute
 from wire.canonical import canonical_json
@@ -71,12 +71,15 @@ def ingest_batch(
     with db.write() as s:
         # Take the counter first (concurrent batches queue) with a block of numbers that the
         # per-event savepoints below draw from.
-        next_change_seq(s, 1, LEDGER_SEQ)
+        hold_ledger(s)
+        next_change_seq(s, 1, LEDGER_SEQ)  # reserve the block outside the savepoints
         known = _load_known(s, store_id, batch.events)
         results = [_ingest_one(s, device, store_id, event, known) for event in batch.events]
         pairs = list(zip(batch.events, results, strict=True))
         held = [e.till_seq for e, r in pairs if r.status in HELD]
-        _touch_till(s, device_id=device.id, store_id=store_id, now=now, seq=max(held, default=0))
+        touch_till(
+            s, device_id=device.id, store_id=store_id, now=now, shift_seq=max(held, default=0)
+        )
         recompute(s, store_id, device.id, {e.shift_uuid for e, r in pairs if r.status == "created"})
     return ShiftEventsBatchResult(results=tuple(results))
 
@@ -265,31 +268,3 @@ def _problems(event: ShiftEventV1, *, device_id: int, known: _Known) -> tuple[Er
             )
         )
     return tuple(errors)
-
-
-def _touch_till(s: Session, *, device_id: int, store_id: int, now: dt.datetime, seq: int) -> None:
-    """Last contact and the highest shift seq held; the sales fields belong to the sales ingest."""
-    change_seq = next_change_seq(s, 1, LEDGER_SEQ)
-    state = s.get(TillState, device_id, populate_existing=True)
-    if state is None:
-        try:
-            with s.begin_nested():
-                s.add(
-                    TillState(
-                        device_id=device_id,
-                        store_id=store_id,
-                        last_contact_at=now,
-                        max_shift_seq=seq,
-                        change_seq=change_seq,
-                    )
-                )
-                s.flush()
-            return
-        except IntegrityError:
-            state = s.get(TillState, device_id, populate_existing=True)
-            if state is None:
-                raise
-    state.last_contact_at = now
-    state.max_shift_seq = max(state.max_shift_seq, seq)
-    state.change_seq = change_seq
-    s.flush()

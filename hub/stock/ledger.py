@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from hub.db import LEDGER_SEQ, next_change_seq, utcnow
+from hub.db import LEDGER_SEQ, change_seqs, utcnow
 from hub.stock.models import StockLevel, StockMove
 from wire.money import round_half_up
 
@@ -141,15 +141,12 @@ def post(
                 "at": at,
             }
         )
-    last = next_change_seq(session, len(rows) + len(levels), LEDGER_SEQ)
-    seq = last - len(rows) - len(levels)
+    seqs = change_seqs(session, len(rows) + len(levels), LEDGER_SEQ)
     for row in rows:
-        seq += 1
-        row["change_seq"] = seq
+        row["change_seq"] = next(seqs)
     session.execute(insert(StockMove.__table__), rows)
     level_rows: list[dict[str, object]] = []
     for pid, level in sorted(levels.items()):  # one order for every writer: no deadlocks
-        seq += 1
         level_rows.append(
             {
                 "store_id": store_id,
@@ -157,7 +154,7 @@ def post(
                 "on_hand_milli": level.on_hand,
                 "avg_cost_minor": level.avg,
                 "last_move_at": at,
-                "change_seq": seq,
+                "change_seq": next(seqs),
             }
         )
     _upsert_levels(session, level_rows)

@@ -8,7 +8,7 @@ all of it happens in the caller's one transaction.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from hub.audit import service as audit
 from hub.catalog.models import Product
-from hub.db import LEDGER_SEQ, next_change_seq
+from hub.db import LEDGER_SEQ, change_seqs, hold_ledger
 from hub.errors import ApiError, not_found
 from hub.principal import Principal
 from hub.stock import ledger
@@ -39,17 +39,6 @@ from hub.stores.models import Store
 from wire.money import round_half_up
 
 # --- what every stock write shares -----------------------------------------------------------
-
-
-def hold_ledger(session: Session) -> None:
-    """Take the ledger counter's row lock at the start of a write transaction."""
-    next_change_seq(session, 0, LEDGER_SEQ)
-
-
-def change_seqs(session: Session, count: int) -> Iterator[int]:
-    """`count` fresh ledger change numbers, in order."""
-    last = next_change_seq(session, count, LEDGER_SEQ)
-    return iter(range(last - count + 1, last + 1))
 
 
 def require_store(session: Session, store_id: int) -> Store:
@@ -107,7 +96,7 @@ def post_doc(
         reason=reason,
         note=note,
         created_by=actor.id if actor and actor.kind == "user" else None,
-        change_seq=next(change_seqs(session, 1)),
+        change_seq=next(change_seqs(session, 1, LEDGER_SEQ)),
     )
     session.add(doc)
     session.flush()
