@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import typer
 
-from kassa import hub_cli
+from kassa import hub_cli, till_cli
 
 app = typer.Typer(
     name="kassa",
@@ -14,6 +14,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(hub_cli.app, name="hub")
+app.add_typer(till_cli.app, name="till")
 
 
 @app.command()

@@ -17,6 +17,7 @@ HTTP and `demo_report` prints the summary.
 
 from __future__ import annotations
 
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -113,10 +114,11 @@ def run_demo(
         with console.status("Proving it over HTTP: a till pulls the feed, the owner signs in..."):
             proof, seen, lookup = demo_proof.prove(settings, db, tills[0], owner)
         with console.status(
-            f"Trading for {days} days through the HTTP API: deliveries, sales, shifts, returns, "
+            f"Trading for {days} days on real till agents (simulated printers and scanners): "
+            "deliveries, sales, shifts, returns, "
             "a count, a transfer, a write-off..."
         ):
-            trade = demo_trade.trade(settings, db, tills, logins, days=days)
+            trade = demo_trade.trade(settings, db, tills, logins, days=days, root=root)
         summary = _summarize(
             db,
             root=root,
@@ -148,6 +150,7 @@ def _fresh(root: Path) -> Path:
         Path(f"{db_path}{suffix}").unlink(missing_ok=True)
     for name in ("catalog.csv", "tills.json", "staff.json"):
         (root / name).unlink(missing_ok=True)
+    shutil.rmtree(root / "tills", ignore_errors=True)  # the till agents' journals and caches
     return db_path
 
 

@@ -97,7 +97,7 @@ def _rub(minor: int) -> str:
 def _print_trade(console: Console, summary: DemoSummary) -> None:
     t = summary.trade
     table = Table(
-        title=f"{t.days} days of trading through the HTTP API ({t.http_seconds:.1f} s)",
+        title=f"{t.days} days of trading on the real till agent ({t.http_seconds:.1f} s)",
         show_header=True,
         header_style="bold",
     )
@@ -109,6 +109,13 @@ def _print_trade(console: Console, summary: DemoSummary) -> None:
         str(t.receipts),
         f"{t.lines} lines; {t.returns} returns; hub answered {t.created} created, "
         f"{t.duplicates} duplicate, {t.rejected} rejected",
+    )
+    table.add_row(
+        "tills",
+        "",
+        f"{t.scanned} codes read through simulated serial scanners (pty); {t.printed} receipts "
+        "and Z reports rendered with python-escpos and decoded by simulated TCP printers; one "
+        f"till's line was down for two days and it caught up from a queue of {t.max_queue}",
     )
     table.add_row("shifts", str(t.shifts), "opened with a 5 000 ₽ float, closed with a blind count")
     table.add_row("revenue", _rub(t.revenue_minor), f"{_rub(t.revenue_ex_vat_minor)} without VAT")

@@ -1,12 +1,16 @@
-"""Several weeks of trading, through the hub's real HTTP API only.
+"""Several weeks of trading: the hub's real HTTP API for the back office, the real till agent
+for the tills.
 
 An owner sets up a supplier; each store's manager orders, sends and receives goods (in two
 deliveries, so a purchase order passes through "partially received"). Then every till trades
-day by day: a shift opens with a counted float, receipts (cash with change, card, weighted
-goods, receipt discounts), now and then a return and a pay-out, and the shift closes with a blind
-count. Sales and shift events go up in batches exactly as a till sends them. Mid-way there is a
-second delivery without an order; at the end a stock count, a transfer between the stores and a
-write-off. The figures printed afterwards are read back from the hub.
+day by day on the real till agent code (`kassa.demo_till`: simulated serial scanners and TCP
+printers, a simulated clock): the cashier logs in by PIN, opens the shift with a counted float,
+scans goods (scale labels for weighed ones), pays by cash with change, card or both, now and
+then refunds a receipt found by its QR code, pays out cash, and closes with a blind count and a
+printed Z report. The agents sync their journals exactly as in a shop; one till's line is down
+for two days and it catches up. Mid-way there is a second delivery without an order; at the
+end a stock count, a transfer between the stores and a write-off. The figures printed
+afterwards are read back from the hub.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import random
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
@@ -23,15 +28,14 @@ from sqlalchemy import func, select
 from hub.catalog.models import Product, TaxRate
 from hub.db import Database
 from hub.settings import Settings
-from hub.staff.models import User
+from kassa import demo_till
 from kassa.demo_proof import serving
 from kassa.demo_seed import Login, Till
-from kassa.till_sim import Item, SimTill
+from till_agent.basket import Payment
+from till_agent.core import Done
 from wire.money import round_half_up
-from wire.v1 import SaleV1, ShiftEventV1
 
 SEED = 20261128
-BATCH = 50
 FLOAT_MINOR = 500_000  # 5,000.00 in the drawer at open
 MSK = dt.timezone(dt.timedelta(hours=3))
 
@@ -71,6 +75,9 @@ class TradeSummary:
     z_report: str = ""
     http_seconds: float = 0.0
     seconds: float = 0.0
+    printed: int = 0  # receipts and Z reports decoded by the simulated printers
+    scanned: int = 0  # codes read through the simulated serial scanners
+    max_queue: int = 0  # the most sales a till held while its line was down
 
 
 def _goods(db: Database, rng: random.Random, count: int) -> list[Good]:
@@ -94,15 +101,6 @@ def _goods(db: Database, rng: random.Random, count: int) -> list[Good]:
         )
         for r in chosen
     ]
-
-
-def _cashiers(db: Database) -> dict[int, list[int]]:
-    with db.read() as s:
-        rows = s.execute(select(User.id, User.store_id).where(User.role == "cashier")).all()
-    out: dict[int, list[int]] = {}
-    for row in rows:
-        out.setdefault(row.store_id, []).append(row.id)
-    return out
 
 
 class _Api:
@@ -144,6 +142,7 @@ def trade(
     days: int = 21,
     goods_count: int = 240,
     receipts_per_day: tuple[int, int] = (25, 45),
+    root: Path,
 ) -> TradeSummary:
     import httpx
 
@@ -152,7 +151,6 @@ def trade(
     started = time.perf_counter()
     rng = random.Random(SEED)  # noqa: S311 - a reproducible simulation, not a secret
     goods = _goods(db, rng, goods_count)
-    cashiers = _cashiers(db)
     owner = next(x for x in logins if x.role == "owner")
     managers = {x.store: x for x in logins if x.role == "manager"}
     stores = {t.store_id: t.store for t in tills}
@@ -227,47 +225,65 @@ def trade(
                 )["purchase_order"]["status"]
                 summary.purchase_orders.append(f"{stores[store_id]}: PO {order['id']} {status}")
 
-        sims = {  # each till its own cashier
-            t.device_id: SimTill(cashier_id=cashiers[t.store_id][n % 2], tz=MSK)
-            for n, t in enumerate(tills)
-        }
-        journal: dict[int, list[SaleV1]] = {t.device_id: [] for t in tills}
+        cashier_pins = {(x.store, x.name): x.secret for x in logins if x.role == "cashier"}
+        clock = demo_till.Clock(first_day)
+        fleet = [(t.device_id, t.store_id, t.name, t.token) for t in tills]
         began = time.perf_counter()
-        for day in range(days):
-            date = first_day + dt.timedelta(days=day)
-            if day == days // 2:
-                for store_id, headers in manager_h.items():
-                    api.call(
-                        "POST",
-                        f"/api/v1/stores/{store_id}/receipts",
-                        headers,
-                        json={
-                            "supplier_id": supplier["id"],
-                            "note": "Довоз без заказа",
-                            "lines": [
-                                {
-                                    "product_id": g.product_id,
-                                    "qty_milli": 10_000 if g.unit == "kg" else 48_000,
-                                    # Prices went up 6 % since the first delivery.
-                                    "unit_cost_minor": round_half_up(g.cost_minor * 106, 100),
-                                }
-                                for g in goods
-                            ],
-                        },
+        with demo_till.demo_tills(root, base_url, fleet, clock) as running:
+            shifts_of = {
+                t.device_id: _cashier_for(running[t.device_id], t, n, cashier_pins)
+                for n, t in enumerate(tills)
+            }
+            for day in range(days):
+                date = first_day + dt.timedelta(days=day)
+                if day == days // 2:
+                    for store_id, headers in manager_h.items():
+                        api.call(
+                            "POST",
+                            f"/api/v1/stores/{store_id}/receipts",
+                            headers,
+                            json={
+                                "supplier_id": supplier["id"],
+                                "note": "Довоз без заказа",
+                                "lines": [
+                                    {
+                                        "product_id": g.product_id,
+                                        "qty_milli": 10_000 if g.unit == "kg" else 48_000,
+                                        # Prices went up 6 % since the first delivery.
+                                        "unit_cost_minor": round_half_up(g.cost_minor * 106, 100),
+                                    }
+                                    for g in goods
+                                ],
+                            },
+                        )
+                        summary.receipts_without_po += 1
+                for n, till in enumerate(tills):
+                    demo = running[till.device_id]
+                    _trade_day(
+                        summary,
+                        demo,
+                        shifts_of[till.device_id],
+                        clock,
+                        goods,
+                        date,
+                        rng,
+                        receipts_per_day,
                     )
-                    summary.receipts_without_po += 1
-            for till in tills:
-                _trade_day(
-                    api,
-                    summary,
-                    till,
-                    sims[till.device_id],
-                    journal,
-                    goods,
-                    date,
-                    rng,
-                    receipts_per_day,
-                )
+                    # The last till's line is down for two days mid-way: it keeps selling
+                    # and catches up when the line is back.
+                    if n == len(tills) - 1 and days // 3 <= day < days // 3 + 2:
+                        queued = demo.agent.journal.status().pending_sales
+                        summary.max_queue = max(summary.max_queue, queued)
+                        continue
+                    _sync(demo)
+            for demo in running.values():
+                _sync(demo)
+                counts = demo.agent.journal.results()
+                summary.created += counts.get("created", 0)
+                summary.duplicates += counts.get("duplicate", 0)
+                summary.rejected += counts.get("conflict", 0) + counts.get("rejected", 0)
+                summary.printed += len(demo.receipts())
+                summary.scanned += demo.scanned
         summary.http_seconds = time.perf_counter() - began
 
         _stock_work(api, summary, tills, manager_h, goods, rng)
@@ -276,91 +292,97 @@ def trade(
     return summary
 
 
+def _cashier_for(
+    demo: demo_till.DemoTill, till: Till, n: int, pins: dict[tuple[str, str], str]
+) -> tuple[int, str]:
+    """The till's cashier (the feed's id, the PIN the demo made): two per store, in turn."""
+    mine = [c for c in demo.till.cashiers() if (till.store, c.name) in pins]
+    cashier = mine[n % 2 % len(mine)]
+    return cashier.id, pins[(till.store, cashier.name)]
+
+
+def _sync(demo: demo_till.DemoTill) -> None:
+    for _ in range(20):
+        outcome = demo.agent.sync_now()
+        status = demo.agent.journal.status()
+        if outcome.ok and not (status.pending_sales or status.pending_events):
+            return
+        time.sleep(min(outcome.retry_after or 0.2, 1.0))
+    raise RuntimeError(f"till {demo.device_id} could not sync: {outcome}")
+
+
 def _trade_day(
-    api: _Api,
     summary: TradeSummary,
-    till: Till,
-    sim: SimTill,
-    journal: dict[int, list[SaleV1]],
+    demo: demo_till.DemoTill,
+    cashier: tuple[int, str],
+    clock: demo_till.Clock,
     goods: Sequence[Good],
     date: dt.datetime,
     rng: random.Random,
     receipts_per_day: tuple[int, int],
 ) -> None:
-    device = {"Authorization": f"Bearer {till.token}"}
-    opened = date.replace(hour=8, minute=55)
-    events: list[ShiftEventV1] = [sim.shift_event("open", FLOAT_MINOR, at=opened)]
-    sales: list[SaleV1] = []
-    cash = FLOAT_MINOR
-    returned = {s.original_sale_uuid for s in journal[till.device_id] if s.kind == "return"}
+    """One shift on a real till: login by PIN, open with the float, scan, pay, now and then a
+    return (its receipt QR scanned) and a pay-out, then the blind count and the Z report."""
+    till = demo.till
+    clock.now = date.replace(hour=8, minute=55)
+    till.login(*cashier)
+    till.open_shift(FLOAT_MINOR)
     count = rng.randint(*receipts_per_day)
     for n in range(count):
-        at = date.replace(hour=9) + dt.timedelta(minutes=n * (12 * 60 // count))
-        if journal[till.device_id] and rng.random() < 0.03:
-            original = rng.choice(journal[till.device_id][-60:])
-            if original.kind == "sale" and original.sale_uuid not in returned:
-                returned.add(original.sale_uuid)
-                line = original.lines[0]
-                qty = line.qty_milli if line.qty_milli <= 1000 else line.qty_milli // 2
-                refund = sim.refund(original, [(1, qty)], at=at)
-                sales.append(refund)
+        clock.now = date.replace(hour=9) + dt.timedelta(minutes=n * (12 * 60 // count))
+        if n == count // 2 and rng.random() < 0.3:
+            till.cash_move("cash_out", 150_000, "Инкассация / выплата")
+        recent = till.journal.recent_sales(60)
+        if recent and rng.random() < 0.03:
+            original = till.find_sale(demo.scan(str(rng.choice(recent).sale_uuid)))
+            left = till.returnable(original)
+            if left[1]:
+                qty = left[1] if left[1] <= 1000 else left[1] // 2
+                _check(till.refund(original, {1: qty}, approval_code=_code(rng)))
                 summary.returns += 1
-                if refund.payments[0].tender == "cash":
-                    cash -= refund.total_minor
                 continue
-        basket = [
-            Item(g.product_id, g.name, _qty(g, rng), g.price_minor, g.vat_rate_bp)
-            for g in rng.sample(list(goods), rng.randint(1, 5))
-        ]
-        tender = "cash" if rng.random() < 0.45 else "card"
-        gross = sum(round_half_up(i.qty_milli * i.unit_price_minor, 1000) for i in basket)
-        discount = round_half_up(gross * 5, 100) if rng.random() < 0.1 else 0
-        sale = sim.sale(basket, tender=tender, receipt_discount_minor=discount, at=at)
-        sales.append(sale)
-        summary.receipts += 1
-        summary.lines += len(sale.lines)
-        if tender == "cash":
-            cash += sale.total_minor
-    if rng.random() < 0.3:
-        events.append(
-            sim.shift_event(
-                "cash_out", 150_000, at=date.replace(hour=14), reason="Инкассация / выплата"
-            )
-        )
-        cash -= 150_000
-    # The blind count: mostly right, sometimes a few roubles off.
-    counted = cash + rng.choice((0, 0, 0, 0, -1_000, -5_000, 2_000, -10_000))
-    events.append(sim.shift_event("close", counted, at=date.replace(hour=21, minute=5)))
-    summary.shifts += 1
-    journal[till.device_id].extend(sales)
-    sent_at = dt.datetime.now(MSK).isoformat()
-    for start in range(0, len(sales), BATCH):
-        chunk = sales[start : start + BATCH]
-        result = api.call(
-            "POST",
-            "/api/v1/till/sales/batch",
-            device,
-            json={
-                "store_id": till.store_id,
-                "sent_at": sent_at,
-                "sales": [s.model_dump(mode="json") for s in chunk],
-            },
-        )
-        for item in result["results"]:
-            status = item["status"]
-            if status == "created":
-                summary.created += 1
-            elif status == "duplicate":
-                summary.duplicates += 1
+        for good in rng.sample(list(goods), rng.randint(1, 5)):
+            product = till.catalog.product(good.product_id)
+            assert product is not None
+            if good.unit == "kg":
+                demo.ring(product, grams=rng.randint(150, 1500))
             else:
-                summary.rejected += 1
-                raise RuntimeError(f"the hub did not take a demo sale: {item}")
-    api.call(
-        "POST",
-        "/api/v1/till/shifts/batch",
-        device,
-        json={"store_id": till.store_id, "events": [e.model_dump(mode="json") for e in events]},
-    )
+                for _ in range(rng.choice((1, 1, 1, 1, 2, 2, 3))):
+                    demo.ring(product)
+        gross = sum(line.gross_minor for line in till.basket.lines)
+        if rng.random() < 0.1:
+            till.discount_receipt(round_half_up(gross * 5, 100))  # the cashier's 5 % limit
+        total = till.basket.totals().total_minor
+        summary.lines += len(till.basket.lines)
+        roll = rng.random()
+        if roll < 0.45:  # cash, rounded up to the next 100 roubles
+            payments = [Payment("cash", -(-total // 10_000) * 10_000)]
+        elif roll < 0.95:
+            payments = [Payment("card", total, _code(rng))]
+        else:  # part by card, the rest in cash
+            card = total // 2
+            payments = [Payment("card", card, _code(rng)), Payment("cash", total - card)]
+        _check(till.pay(payments))
+        summary.receipts += 1
+    clock.now = date.replace(hour=21, minute=5)
+    expected = till.report("X").figures.expected_minor or 0
+    # The blind count: mostly right, sometimes a few roubles off.
+    counted = expected + rng.choice((0, 0, 0, 0, -1_000, -5_000, 2_000, -10_000))
+    _report, error = till.close_shift(counted)
+    if error is not None:
+        raise RuntimeError(f"the Z report did not print: {error}")
+    till.logout()
+    summary.shifts += 1
+
+
+def _code(rng: random.Random) -> str:
+    """An approval code as the external card terminal shows it."""
+    return f"{rng.randrange(1_000_000):06d}"
+
+
+def _check(done: Done) -> None:
+    if not done.printed:
+        raise RuntimeError(f"receipt {done.sale.till_seq} did not print: {done.printer_error}")
 
 
 def _stock_work(

@@ -11,7 +11,10 @@ import pytest
 HEAVY = ["fastapi", "sqlalchemy", "prefect", "duckdb", "great_expectations", "polars", "alembic"]
 
 
-@pytest.mark.parametrize("package", ["wire", "wire.v1", "till_agent"])
+@pytest.mark.parametrize(
+    "package",
+    ["wire", "wire.v1", "till_agent", "till_agent.runtime", "till_agent.config", "kassa.cli"],
+)
 def test_importing_loads_no_hub_or_analytics_library(package: str) -> None:
     code = (
         "import json, sys\n"

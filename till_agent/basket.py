@@ -13,11 +13,12 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 from uuid import UUID
 
+from till_agent.messages import TillError
 from wire.money import allocate, line_amount_minor, round_half_up, vat_breakdown, vat_from_inclusive
 
 
-class BasketError(ValueError):
-    """Something the cashier must correct; `message` is shown as is."""
+class BasketError(TillError, ValueError):
+    """Something the cashier must correct (a code from `till_agent.messages`)."""
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,7 @@ class Basket:
 
     def add(self, line: Line) -> None:
         if line.qty_milli <= 0 or line.unit_price_minor <= 0:
-            raise BasketError("quantity and price must be positive")
+            raise BasketError("qty_not_positive")
         for n, existing in enumerate(self.lines):
             same = existing.product_id is not None and existing.product_id == line.product_id
             if (
@@ -73,28 +74,34 @@ class Basket:
 
     def set_qty(self, index: int, qty_milli: int) -> None:
         if qty_milli <= 0:
-            raise BasketError("quantity must be positive; void the line instead")
-        line = self.lines[index]
+            raise BasketError("qty_zero")
+        line = self._at(index)
         self.lines[index] = replace(line, qty_milli=qty_milli, discount_minor=0)
 
     def void(self, index: int) -> Line:
+        self._at(index)
         return self.lines.pop(index)
+
+    def _at(self, index: int) -> Line:
+        if not 0 <= index < len(self.lines):
+            raise BasketError("no_line", line=index + 1)
+        return self.lines[index]
 
     def _check_limit(self, discount: int, gross: int) -> None:
         allowed = round_half_up(gross * self.max_discount_bp, 10_000)
         if discount > allowed:
-            raise BasketError(f"discount above your limit: at most {allowed} kopecks here")
+            raise BasketError("discount_limit", allowed=allowed)
 
     def discount_line(self, index: int, discount_minor: int) -> None:
-        line = self.lines[index]
+        line = self._at(index)
         if discount_minor < 0:
-            raise BasketError("a discount cannot be negative")
+            raise BasketError("discount_negative")
         self._check_limit(discount_minor, line.gross_minor)
         self.lines[index] = replace(line, discount_minor=discount_minor)
 
     def discount_receipt(self, discount_minor: int) -> None:
         if discount_minor < 0:
-            raise BasketError("a discount cannot be negative")
+            raise BasketError("discount_negative")
         gross = sum(line.gross_minor for line in self.lines)
         own = sum(line.discount_minor for line in self.lines)
         self._check_limit(discount_minor + own, gross)
@@ -131,15 +138,15 @@ class Basket:
     ) -> dict[str, Any]:
         """The sale for the journal (which adds sale_uuid, till_seq and the hash chain)."""
         if not self.lines:
-            raise BasketError("the basket is empty")
+            raise BasketError("basket_empty")
         totals = self.totals()
         paid = sum(p.amount_minor for p in payments)
         cash = sum(p.amount_minor for p in payments if p.tender == "cash")
         change = paid - totals.total_minor
         if change < 0:
-            raise BasketError(f"{-change} kopecks still to pay")
+            raise BasketError("underpaid", missing=-change)
         if change and (kind == "return" or change >= cash):
-            raise BasketError("change can only come from cash, and never on a refund")
+            raise BasketError("change_not_cash")
         return {
             "created_at": created_at.isoformat(),
             "cashier_id": cashier_id,

@@ -11,6 +11,7 @@ or a search by name or sku that treats `%` and `_` literally.
 from __future__ import annotations
 
 import sqlite3
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +34,37 @@ CREATE TABLE IF NOT EXISTS template (id INTEGER PRIMARY KEY, pattern TEXT NOT NU
 CREATE TABLE IF NOT EXISTS cashier (id INTEGER PRIMARY KEY, payload TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS feed (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
+
+
+@dataclass(frozen=True)
+class _Page:
+    status: int
+    delta: CatalogDelta | None = None
+    etag: str | None = None
+
+
+def _fetch(
+    client: httpx.Client,
+    headers: dict[str, str],
+    cursor: int,
+    limit: int | None,
+    etag: str | None,
+) -> _Page:
+    """One feed page, fetched and parsed (runs on the prefetch thread too)."""
+    params: dict[str, int] = {"cursor": cursor}
+    if limit:
+        params["limit"] = limit
+    response = client.get(
+        "/api/v1/till/catalog",
+        params=params,
+        headers={**headers, **({"If-None-Match": etag} if etag else {})},
+    )
+    if response.status_code in (304, 409):
+        return _Page(response.status_code)
+    response.raise_for_status()
+    return _Page(
+        200, CatalogDelta.model_validate_json(response.content), response.headers.get("ETag")
+    )
 
 
 @dataclass(frozen=True)
@@ -105,30 +137,34 @@ class CatalogCache:
         db.execute("COMMIT")
 
     def pull(self, client: httpx.Client, token: str, *, limit: int | None = None) -> int:
-        """Bring the cache up to date; returns the number of pages applied (0: unchanged)."""
+        """Bring the cache up to date; returns the number of pages applied (0: unchanged).
+
+        While one page is written the next is already being fetched and parsed (its cursor is
+        known once the page is parsed), so a full load costs about the feed's time, not the
+        feed's plus the writing's."""
         headers = {"Authorization": f"Bearer {token}"}
         pages = 0
-        while True:
-            params: dict[str, int] = {"cursor": self.cursor}
-            if limit:
-                params["limit"] = limit
-            etag = self._feed("etag")
-            response = client.get(
-                "/api/v1/till/catalog",
-                params=params,
-                headers={**headers, **({"If-None-Match": etag} if etag else {})},
-            )
-            if response.status_code == 304:
-                return pages
-            if response.status_code == 409:  # our cursor is ahead of the hub: reload
-                self._db.execute("DELETE FROM feed")
-                continue
-            response.raise_for_status()
-            delta = CatalogDelta.model_validate_json(response.content)
-            self.apply(delta, response.headers.get("ETag"))
-            pages += 1
-            if not delta.has_more:
-                return pages
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="catalog-fetch") as pool:
+            page = _fetch(client, headers, self.cursor, limit, self._feed("etag"))
+            while True:
+                if page.status == 304:
+                    return pages
+                if page.status == 409:  # our cursor is ahead of the hub: reload
+                    self._db.execute("DELETE FROM feed")
+                    page = _fetch(client, headers, 0, limit, None)
+                    continue
+                delta = page.delta
+                assert delta is not None
+                following = (
+                    pool.submit(_fetch, client, headers, delta.next_cursor, limit, None)
+                    if delta.has_more
+                    else None
+                )
+                self.apply(delta, page.etag)
+                pages += 1
+                if following is None:
+                    return pages
+                page = following.result()
 
     # --- lookups ---------------------------------------------------------------------------
 

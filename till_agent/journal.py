@@ -36,8 +36,11 @@ CREATE TABLE IF NOT EXISTS sale (
     total_minor INTEGER NOT NULL,
     hash TEXT NOT NULL,
     payload TEXT NOT NULL,
-    printed_at TEXT
+    printed_at TEXT,
+    shift_uuid TEXT
 );
+CREATE INDEX IF NOT EXISTS sale_original ON sale (original_sale_uuid)
+    WHERE original_sale_uuid IS NOT NULL;
 CREATE TABLE IF NOT EXISTS shift_event (
     till_seq INTEGER PRIMARY KEY,
     event_uuid TEXT NOT NULL UNIQUE,
@@ -58,7 +61,16 @@ CREATE TABLE IF NOT EXISTS outbox (
     PRIMARY KEY (stream, till_seq)
 );
 CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (stream, state, till_seq);
+-- Sales put aside to serve the next customer: not sales yet, but kept across restarts.
+CREATE TABLE IF NOT EXISTS parked (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    cashier_id INTEGER NOT NULL,
+    parked_at TEXT NOT NULL,
+    payload TEXT NOT NULL
+);
 """
+# Added after the first journals were written: brought in by `_upgrade`.
+SALE_SHIFT_INDEX = "CREATE INDEX IF NOT EXISTS sale_shift ON sale (shift_uuid)"
 
 
 class JournalError(RuntimeError):
@@ -101,6 +113,17 @@ class Journal:
         self._db.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         self._db.execute("PRAGMA foreign_keys=ON")
         self._db.executescript(SCHEMA)  # idempotent; runs in its own implicit transaction
+        self._upgrade()
+
+    def _upgrade(self) -> None:
+        columns = {r[1] for r in self._db.execute("PRAGMA table_info(sale)")}
+        if "shift_uuid" not in columns:  # a journal from before shift reports
+            with self._write() as db:
+                db.execute("ALTER TABLE sale ADD COLUMN shift_uuid TEXT")
+                for seq, payload in db.execute("SELECT till_seq, payload FROM sale").fetchall():
+                    shift = json.loads(payload).get("shift_uuid")
+                    db.execute("UPDATE sale SET shift_uuid = ? WHERE till_seq = ?", (shift, seq))
+        self._db.execute(SALE_SHIFT_INDEX)
 
     def close(self) -> None:
         with self._lock:
@@ -159,7 +182,8 @@ class Journal:
                 sale = unsigned.model_copy(update={"hash": sale_hash(unsigned)})
                 db.execute(
                     "INSERT INTO sale (till_seq, sale_uuid, kind, original_sale_uuid, "
-                    "created_at, total_minor, hash, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    "created_at, total_minor, hash, payload, shift_uuid) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         seq,
                         str(sale.sale_uuid),
@@ -169,6 +193,7 @@ class Journal:
                         sale.total_minor,
                         sale.hash,
                         sale.model_dump_json(),
+                        str(sale.shift_uuid) if sale.shift_uuid else None,
                     ),
                 )
                 db.execute(
@@ -203,6 +228,65 @@ class Journal:
             ).fetchone()
         return None if row is None else SaleV1.model_validate_json(row[0])
 
+    def sale_by_seq(self, till_seq: int) -> SaleV1 | None:
+        """A receipt by its number (the till_seq printed on it)."""
+        return self._one("SELECT payload FROM sale WHERE till_seq = ?", (till_seq,), SaleV1)
+
+    def recent_sales(self, limit: int = 50, *, kind: str = "sale") -> list[SaleV1]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT payload FROM sale WHERE kind = ? ORDER BY till_seq DESC LIMIT ?",
+                (kind, limit),
+            ).fetchall()
+        return [SaleV1.model_validate_json(r[0]) for r in rows]
+
+    def returns_of(self, sale_uuid: UUID) -> list[SaleV1]:
+        """The refunds this till journaled against a sale."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT payload FROM sale WHERE original_sale_uuid = ? ORDER BY till_seq",
+                (str(sale_uuid),),
+            ).fetchall()
+        return [SaleV1.model_validate_json(r[0]) for r in rows]
+
+    def sales_of_shift(self, shift_uuid: UUID) -> list[SaleV1]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT payload FROM sale WHERE shift_uuid = ? ORDER BY till_seq",
+                (str(shift_uuid),),
+            ).fetchall()
+        return [SaleV1.model_validate_json(r[0]) for r in rows]
+
+    def _one(self, sql: str, params: tuple[Any, ...], model: Any) -> Any:
+        with self._lock:
+            row = self._db.execute(sql, params).fetchone()
+        return None if row is None else model.model_validate_json(row[0])
+
+    # --- parked sales ----------------------------------------------------------------------
+
+    def park(self, cashier_id: int, payload: dict[str, Any]) -> int:
+        with self._write() as db:
+            cursor = db.execute(
+                "INSERT INTO parked (cashier_id, parked_at, payload) VALUES (?, ?, ?)",
+                (cashier_id, _now(), json.dumps(payload, ensure_ascii=False)),
+            )
+            return int(cursor.lastrowid or 0)
+
+    def parked(self) -> list[tuple[int, int, str, dict[str, Any]]]:
+        """(id, cashier_id, parked_at, payload) of every parked sale, oldest first."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, cashier_id, parked_at, payload FROM parked ORDER BY id"
+            ).fetchall()
+        return [(r[0], r[1], r[2], json.loads(r[3])) for r in rows]
+
+    def unpark(self, parked_id: int) -> dict[str, Any] | None:
+        """Take a parked sale back (it leaves the parked list in the same transaction)."""
+        with self._write() as db:
+            row = db.execute("SELECT payload FROM parked WHERE id = ?", (parked_id,)).fetchone()
+            db.execute("DELETE FROM parked WHERE id = ?", (parked_id,))
+        return None if row is None else dict(json.loads(row[0]))
+
     # --- shift events ----------------------------------------------------------------------
 
     def commit_shift_event(self, draft: dict[str, Any]) -> ShiftEventV1:
@@ -231,6 +315,24 @@ class Journal:
         except (sqlite3.Error, ValueError) as exc:
             raise JournalError(f"the shift event was not recorded: {exc}") from exc
         return event
+
+    def shift_events(self, shift_uuid: UUID) -> list[ShiftEventV1]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT payload FROM shift_event WHERE shift_uuid = ? ORDER BY till_seq",
+                (str(shift_uuid),),
+            ).fetchall()
+        return [ShiftEventV1.model_validate_json(r[0]) for r in rows]
+
+    def last_shift(self) -> tuple[UUID, bool] | None:
+        """The latest shift this till opened and whether it is closed."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT shift_uuid, EXISTS (SELECT 1 FROM shift_event c WHERE c.kind = 'close' "
+                "AND c.shift_uuid = o.shift_uuid) FROM shift_event o WHERE o.kind = 'open' "
+                "ORDER BY o.till_seq DESC LIMIT 1"
+            ).fetchone()
+        return None if row is None else (UUID(row[0]), bool(row[1]))
 
     # --- outbox ----------------------------------------------------------------------------
 
@@ -264,6 +366,16 @@ class Journal:
                     "updated_at = ? WHERE stream = ? AND till_seq = ? AND state = 'pending'",
                     (state, result.status, errors, now, stream, entry.till_seq),
                 )
+
+    def results(self, stream: str = "sale") -> dict[str, int]:
+        """How the hub answered this till's entries: created, duplicate, conflict, rejected."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT result, count(*) FROM outbox WHERE stream = ? AND result IS NOT NULL "
+                "GROUP BY result",
+                (stream,),
+            ).fetchall()
+        return {r[0]: r[1] for r in rows}
 
     def dead_letters(self) -> list[DeadLetter]:
         with self._lock:

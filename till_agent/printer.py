@@ -1,16 +1,27 @@
 """Send a rendered receipt to the printer in one write, and ask the printer how it is.
 
-Transports are chosen by config (`kind`): network (raw TCP, port 9100), file (a device such as
-/dev/usb/lp0, or a plain file as a byte log), dummy (in memory, for tests and the demo).
+Transports are chosen by config (`[printer] kind` in till.toml, see `till_agent.config`):
+network (raw TCP, port 9100), usb (python-escpos `Usb`, pyusb + libusb), serial (python-escpos
+`Serial`, pyserial), file (a device such as /dev/usb/lp0, or a plain file as a byte log), dummy
+(in memory, for tests and the demo).
+
+Every transport opens the device for one job and always closes it, and makes exactly one attempt:
+a job that failed is never resent automatically (it may hold a drawer kick); the cashier reprints.
 """
 
 from __future__ import annotations
 
+import contextlib
 import enum
+import errno
+import importlib
+import logging
 import socket
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
+
+log = logging.getLogger(__name__)
 
 DLE_EOT = b"\x10\x04"
 _STATUS_MASK, _STATUS_FIXED = 0x93, 0x12  # bits 0, 1, 4, 7 of every DLE EOT reply: 0, 1, 1, 0
@@ -31,6 +42,14 @@ MESSAGES: dict[str, dict[str, str]] = {
     "no_permission": {
         "ru": "Нет доступа к принтеру: нужны права на устройство (группа lp)",
         "en": "No permission to use the printer device (add the till user to group lp)",
+    },
+    "paper_out": {
+        "ru": "В принтере нет бумаги: вставьте новый рулон и повторите печать",
+        "en": "The printer is out of paper: load a new roll and reprint",
+    },
+    "usb_unavailable": {
+        "ru": "Печать по USB недоступна: на кассе нет библиотеки libusb (пакет libusb-1.0-0)",
+        "en": "USB printing is unavailable: this till lacks libusb (package libusb-1.0-0)",
     },
 }
 
@@ -178,8 +197,232 @@ class DummyTransport:
         return self.state
 
 
+def _status_reply(reply: bytes | bytearray | Any) -> int | None:
+    """The one status byte of a `DLE EOT n` reply, or None when it is missing or malformed."""
+    data = bytes(reply or b"")
+    if len(data) != 1 or data[0] & _STATUS_MASK != _STATUS_FIXED:
+        return None
+    return data[0]
+
+
+def _escpos() -> Any:
+    """The `escpos.printer` module, imported the way `till_agent.receipt` imports python-escpos
+    (no root log handler, no stray temp dir); loaded on first use, not when this module is."""
+    importlib.import_module("till_agent.receipt")  # its guarded import loads escpos.printer
+    return importlib.import_module("escpos.printer")
+
+
+def _close_quietly(printer: Any, label: str) -> None:
+    """Close an escpos printer object; a failing close never hides the job's own outcome."""
+    try:
+        printer.close()
+    except Exception:
+        log.warning("closing printer %s failed", label, exc_info=True)
+        device = getattr(printer, "_device", None)
+        close = getattr(device, "close", None)
+        if close is not None:
+            try:
+                close()
+            except Exception:
+                log.debug("closing printer %s device failed", label, exc_info=True)
+    printer._device = False  # escpos' __del__ must not try again
+
+
+def _open_error(exc: BaseException, label: str) -> PrinterError:
+    """Map a failed open (escpos wraps the OS error in DeviceNotFoundError) to a PrinterError."""
+    cause = exc.__cause__ or exc.__context__
+    code = getattr(cause, "errno", None) or getattr(exc, "errno", None)
+    detail = f"{label}: {cause or exc}".replace("\n", " ")
+    if code in (errno.EACCES, errno.EPERM):
+        return PrinterError("no_permission", detail)
+    return PrinterError("device_missing", detail)
+
+
+@dataclass
+class SerialTransport:
+    """A serial (RS-232 or USB-serial) printer through python-escpos `Serial`, 8N1.
+
+    `device` is a path such as /dev/ttyUSB0. The port is opened per job and always closed.
+    Status is asked with `DLE EOT 1` and `DLE EOT 4` like `NetworkTransport`.
+    """
+
+    device: str
+    baudrate: int = 19200
+    timeout: float = 3.0
+    status_timeout: float = 1.0
+    drawer_open_high: bool = True
+
+    def _open(self, read_timeout: float) -> Any:
+        printer = _escpos().Serial(
+            devfile=self.device, baudrate=self.baudrate, timeout=read_timeout
+        )
+        try:
+            printer.open()
+        except Exception as exc:  # DeviceNotFoundError wrapping the OS error
+            printer._device = False
+            raise _open_error(exc, self.device) from exc
+        return printer
+
+    def send(self, data: bytes) -> None:
+        """One write of the whole job; the write may take as long as the bytes need on the wire."""
+        import serial
+
+        printer = self._open(self.timeout)
+        try:
+            port = printer.device
+            port.write_timeout = self.timeout + len(data) * 10 / self.baudrate
+            try:
+                printer._raw(bytes(data))
+                port.flush()
+            except (serial.SerialException, OSError) as exc:
+                with contextlib.suppress(OSError):  # SerialException is an OSError
+                    port.reset_output_buffer()  # drop what is queued: close would wait for it
+                raise PrinterError("write_failed", f"{self.device}: {exc}") from exc
+        finally:
+            _close_quietly(printer, self.device)
+
+    def status(self) -> PrinterStatus:
+        """`DLE EOT 1` and `DLE EOT 4`; no (valid) answer within `status_timeout` is offline."""
+        try:
+            printer = self._open(self.status_timeout)
+        except PrinterError:
+            return OFFLINE
+        try:
+            port = printer.device
+            port.write_timeout = self.status_timeout
+            port.reset_input_buffer()  # a late reply to an earlier query must not be taken
+
+            def ask(n: int) -> int | None:
+                try:
+                    port.write(DLE_EOT + bytes([n]))
+                    return _status_reply(port.read(1))
+                except (OSError, ValueError) as exc:  # SerialException is an OSError
+                    log.debug("status query on %s failed: %s", self.device, exc)
+                    return None
+
+            printer_byte = ask(1)
+            paper_byte = ask(4) if printer_byte is not None else None
+        finally:
+            _close_quietly(printer, self.device)
+        if printer_byte is None or paper_byte is None:
+            return OFFLINE
+        return parse_status(printer_byte, paper_byte, drawer_open_high=self.drawer_open_high)
+
+
+@dataclass
+class UsbTransport:
+    """A USB printer through python-escpos `Usb` (pyusb; needs Debian's libusb-1.0-0).
+
+    Found by vendor and product id (`lsusb` shows them as 04b8:0202), written on bulk endpoint
+    `out_ep`, status read on `in_ep`. The device is claimed per job and always released.
+    python-escpos detaches the kernel printer driver (usblp) from interface 0; for another
+    `interface` this transport detaches it from that one too.
+    """
+
+    vendor_id: int
+    product_id: int
+    interface: int = 0
+    in_ep: int = 0x82
+    out_ep: int = 0x01
+    timeout: float = 3.0
+    status_timeout: float = 1.0
+    drawer_open_high: bool = True
+
+    @property
+    def label(self) -> str:
+        return f"USB {self.vendor_id:04x}:{self.product_id:04x}"
+
+    def _open(self) -> Any:
+        printer = _escpos().Usb(
+            idVendor=self.vendor_id,
+            idProduct=self.product_id,
+            timeout=max(1, round(self.timeout * 1000)),  # pyusb: milliseconds, 0 = forever
+            in_ep=self.in_ep,
+            out_ep=self.out_ep,
+        )
+        try:
+            import usb.core  # type: ignore[import-untyped]
+        except ImportError as exc:
+            raise PrinterError("usb_unavailable", f"{self.label}: pyusb is not installed") from exc
+        try:
+            printer.open()
+        except usb.core.NoBackendError as exc:
+            printer._device = False
+            raise PrinterError("usb_unavailable", f"{self.label}: {exc}") from exc
+        except Exception as exc:  # DeviceNotFoundError: not plugged in, or no access
+            printer._device = False
+            raise _open_error(exc, self.label) from exc
+        if not printer._device:  # python -O skips escpos' own "not found" assert
+            raise PrinterError("device_missing", f"{self.label}: not found")
+        if self.interface != 0:
+            self._detach_kernel_driver(printer.device, usb.core.USBError)
+        return printer
+
+    def _detach_kernel_driver(self, device: Any, usb_error: type[Exception]) -> None:
+        try:
+            if device.is_kernel_driver_active(self.interface):
+                device.detach_kernel_driver(self.interface)
+        except (NotImplementedError, usb_error) as exc:
+            log.warning("%s: cannot detach the kernel driver: %s", self.label, exc)
+
+    def _usb_error(self, exc: Exception) -> PrinterError:
+        code = getattr(exc, "errno", None)
+        if code in (errno.EACCES, errno.EPERM):
+            return PrinterError("no_permission", f"{self.label}: {exc}")
+        if code in (errno.ENODEV, errno.ENOENT):
+            return PrinterError("device_missing", f"{self.label}: {exc}")
+        return PrinterError("write_failed", f"{self.label}: {exc}")
+
+    def send(self, data: bytes) -> None:
+        import usb.core
+
+        printer = self._open()
+        try:
+            try:
+                printer._raw(bytes(data))
+            except (usb.core.USBError, OSError) as exc:
+                raise self._usb_error(exc) from exc
+        finally:
+            _close_quietly(printer, self.label)
+
+    def status(self) -> PrinterStatus:
+        """`DLE EOT 1` and `DLE EOT 4` over the bulk endpoints; no answer is offline."""
+        import usb.core
+
+        try:
+            printer = self._open()
+        except PrinterError:
+            return OFFLINE
+        timeout_ms = max(1, round(self.status_timeout * 1000))
+        try:
+            device = printer.device
+
+            def ask(n: int) -> int | None:
+                try:
+                    device.write(self.out_ep, DLE_EOT + bytes([n]), timeout_ms)
+                    reply = bytes(device.read(self.in_ep, 16, timeout_ms))
+                    return _status_reply(reply[-1:])  # a stale byte may precede the answer
+                except (usb.core.USBError, OSError) as exc:
+                    log.debug("status query on %s failed: %s", self.label, exc)
+                    return None
+
+            printer_byte = ask(1)
+            paper_byte = ask(4) if printer_byte is not None else None
+        finally:
+            _close_quietly(printer, self.label)
+        if printer_byte is None or paper_byte is None:
+            return OFFLINE
+        return parse_status(printer_byte, paper_byte, drawer_open_high=self.drawer_open_high)
+
+
 @dataclass(frozen=True, slots=True)
 class TransportSettings:
+    """The network, file and dummy kinds without a config file (tests, the demo).
+
+    The till builds its transport from till.toml with `till_agent.config.make_printer`, which
+    covers every kind, usb and serial included.
+    """
+
     kind: Literal["network", "file", "dummy"]
     host: str = ""
     port: int = 9100

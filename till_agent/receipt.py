@@ -70,6 +70,7 @@ LABELS: dict[str, dict[str, str]] = {
         "change": "Сдача",
         "refunded": "Выплачено",
         "kg": "кг",
+        "copy": "*** КОПИЯ ***",
     },
     "en": {
         "till": "Till",
@@ -89,6 +90,7 @@ LABELS: dict[str, dict[str, str]] = {
         "change": "Change",
         "refunded": "Refunded",
         "kg": "kg",
+        "copy": "*** COPY ***",
     },
 }
 CURRENCY_LABELS = {("ru", "RUB"): "руб.", ("en", "RUB"): "RUB"}
@@ -226,15 +228,15 @@ class ReceiptRenderer:
             )
         return int(pages[ENCODING])
 
-    def render(self, sale: SaleV1, *, cashier_name: str, kick_drawer: bool = False) -> bytes:
-        """The whole job: init, code page, receipt text, QR of the sale id, cut, drawer kick."""
-        printer = Dummy(
-            profile=self.layout.profile,
-            magic_encode_args={"encoder": Encoder({ENCODING: self.code_page})},
-        )
-        printer.hw("INIT")
-        printer.magic.encoding = None  # ESC @ reset the printer's code page: select it again
-        printer.magic.force_encoding(ENCODING)
+    def render(
+        self, sale: SaleV1, *, cashier_name: str, kick_drawer: bool = False, copy: bool = False
+    ) -> bytes:
+        """The whole job: init, code page, receipt text, QR of the sale id, cut, drawer kick.
+        A reprint (`copy`) is marked as a copy and never opens the drawer."""
+        printer = self._start()
+        if copy:
+            printer.set(align="center")
+            printer.textln(LABELS[self.layout.locale]["copy"])
         self._body(printer, sale, cashier_name)
         printer.set(align="center")
         printer.qr(str(sale.sale_uuid), native=True, size=self.layout.qr_size)
@@ -242,6 +244,39 @@ class ReceiptRenderer:
         for line in _wrap(self.store.footer_text, self.layout.width):
             if line:
                 printer.textln(self._clean(line))
+        return self._finish(printer, kick_drawer=kick_drawer and not copy)
+
+    def render_document(self, title: str, rows: list[tuple[str, str] | str]) -> bytes:
+        """A report or test page: the store header, a title, then rows (label + right-aligned
+        value, or a line of text), cut. Never opens the drawer."""
+        width = self.layout.width
+        printer = self._start()
+        printer.set(align="center")
+        for text in (self.store.name, title):
+            for line in _wrap(text, width):
+                printer.textln(self._clean(line))
+        printer.set(align="left")
+        for row in rows:
+            lines = _wrap(row, width) if isinstance(row, str) else _pair(row[0], row[1], width)
+            for line in lines:
+                printer.textln(self._clean(line))
+        return self._finish(printer, kick_drawer=False)
+
+    def render_kick(self) -> bytes:
+        """Only the drawer pulse (doctor, the manager's "open drawer")."""
+        return drawer_kick_bytes(self.layout)
+
+    def _start(self) -> Any:
+        printer = Dummy(
+            profile=self.layout.profile,
+            magic_encode_args={"encoder": Encoder({ENCODING: self.code_page})},
+        )
+        printer.hw("INIT")
+        printer.magic.encoding = None  # ESC @ reset the printer's code page: select it again
+        printer.magic.force_encoding(ENCODING)
+        return printer
+
+    def _finish(self, printer: Any, *, kick_drawer: bool) -> bytes:
         profile = printer.profile
         if profile.supports("paperFullCut") or profile.supports("paperPartCut"):
             printer.cut()

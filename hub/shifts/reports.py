@@ -13,7 +13,6 @@ from sqlalchemy.orm import Session
 from hub.devices.models import Device
 from hub.errors import ApiError
 from hub.sales.models import Sale, SaleLine, SalePayment
-from hub.shifts.figures import read_flags
 from hub.shifts.models import Shift, ShiftEvent
 from hub.shifts.schemas import (
     CashEventOut,
@@ -30,6 +29,7 @@ from hub.shifts.schemas import (
 )
 from hub.staff.models import User
 from hub.stores import service as stores
+from wire.shifts import read_flags
 
 TENDER_ORDER = {"cash": 0, "card": 1, "other": 2}
 

@@ -1,7 +1,7 @@
 """Shift figures: each shift (re)derived from all its events and all sales naming it.
 
 Called by the shift upload and by the sales ingest, in their transactions, for the shifts they
-touched. The arithmetic is in `hub.shifts.figures`; this module loads the totals with a few
+touched. The arithmetic is in `wire.shifts`; this module loads the totals with a few
 aggregate queries and writes the rows that changed.
 """
 
@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session
 
 from hub.db import LEDGER_SEQ, change_seqs, hold_ledger
 from hub.sales.models import Sale
-from hub.shifts.figures import EventTotals, Figures, SaleTotals, shift_figures
 from hub.shifts.models import Shift, ShiftEvent
+from wire.shifts import EventTotals, Figures, SaleTotals, shift_figures
 
 
 def recompute(session: Session, store_id: int, device_id: int, shift_uuids: Iterable[UUID]) -> None:

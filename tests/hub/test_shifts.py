@@ -15,8 +15,8 @@ from hub.audit.models import AuditEntry
 from hub.db import LEDGER_SEQ, next_change_seq
 from hub.sales.models import Sale, SaleLine, SalePayment, TillState
 from hub.shifts import service, upload
-from hub.shifts.figures import EventTotals, SaleTotals, expected_cash, shift_figures
 from hub.shifts.models import Shift, ShiftEvent
+from wire.shifts import EventTotals, SaleTotals, expected_cash, shift_figures
 
 BATCH = "/api/v1/till/shifts/batch"
 T0 = dt.datetime(2025, 3, 3, 8, 0, tzinfo=dt.timezone(dt.timedelta(hours=3)))

@@ -157,6 +157,10 @@ def test_weeks_of_trading_went_through_the_api_exactly_once(
     assert trade.receipts > 1000 and trade.returns > 0
     assert trade.created == trade.receipts + trade.returns
     assert (trade.duplicates, trade.rejected) == (0, 0)
+    # Sold on the real till agent: scanned through the pty scanners, printed and decoded.
+    assert trade.scanned > trade.receipts
+    assert trade.printed == trade.receipts + trade.returns + trade.shifts  # + Z reports
+    assert trade.max_queue > 0  # the till whose line was down queued and caught up
     with hub_db.read() as s:
         assert s.scalar(select(func.count()).select_from(Sale)) == trade.created
         revenue = 0
@@ -205,4 +209,4 @@ def test_weeks_of_trading_went_through_the_api_exactly_once(
         "write_off",
     } <= kinds
     assert trade.revenue_ex_vat_minor - trade.cogs_minor > 0
-    assert "days of trading through the HTTP API" in demo[1]
+    assert "days of trading on the real till agent" in demo[1]

@@ -1,5 +1,6 @@
 """Shift figures (DOMAIN.md "Shifts and cash") as pure functions on plain totals: expected cash,
-over/short and the flags a manager should look at. The service loads the totals with SQL."""
+over/short and the flags a manager should look at. Shared by the hub (which loads the totals
+with SQL) and the till (which sums its own journal for X and Z reports)."""
 
 from __future__ import annotations
 
