@@ -104,8 +104,7 @@ def run(config: Path | None = CONFIG_OPTION, data_dir: Path | None = DATA_DIR_OP
     try:
         from till_agent.ui.app import run_app
 
-        agent.start()
-        run_app(agent, scanner=scanner)
+        run_app(agent, scanner=scanner)  # starts and stops the sync and catalog threads
     finally:
         agent.close()
 

@@ -13,7 +13,15 @@ HEAVY = ["fastapi", "sqlalchemy", "prefect", "duckdb", "great_expectations", "po
 
 @pytest.mark.parametrize(
     "package",
-    ["wire", "wire.v1", "till_agent", "till_agent.runtime", "till_agent.config", "kassa.cli"],
+    [
+        "wire",
+        "wire.v1",
+        "till_agent",
+        "till_agent.runtime",
+        "till_agent.config",
+        "till_agent.ui.app",
+        "kassa.cli",
+    ],
 )
 def test_importing_loads_no_hub_or_analytics_library(package: str) -> None:
     code = (

@@ -32,6 +32,7 @@ from till_agent.receipt import (
     ReceiptRenderer,
     StoreHeader,
     format_amount,
+    format_qty,
     format_rate,
     has_cash_tender,
 )
@@ -292,7 +293,7 @@ class Till:
         code = code.strip()
         found = self.catalog.scan(code)
         if found is None:
-            raise TillError("not_found", code=code)
+            raise TillError("not_found", what=code)
         embedded = code not in found.product.barcodes
         return self._add(found.product, found.qty_milli if embedded else qty_milli, code, found)
 
@@ -301,7 +302,7 @@ class Till:
         self._ready_to_sell()
         product = self.catalog.product(product_id)
         if product is None or not product.active:
-            raise TillError("not_found", code=str(product_id))
+            raise TillError("not_found", what=str(product_id))
         return self._add(product, qty_milli, None, None)
 
     def _add(self, product: ProductV1, qty_milli: int | None, code: str | None, found: Any) -> Line:
@@ -469,6 +470,10 @@ class Till:
             self.journal.mark_printed(sale.till_seq)
         return Done(sale, error is None, error)
 
+    def print_report(self, report: ShiftReport) -> PrinterError | None:
+        """Print an X or Z report (again, e.g. after the printer was fixed)."""
+        return self._print_document(report)
+
     def _print_document(self, report: ShiftReport) -> PrinterError | None:
         return self._send(self._renderer_now().render_document(*report_rows(self, report)))
 
@@ -525,7 +530,7 @@ class Till:
             qty = quantities.get(original.line_no, 0)
             if qty < 0 or qty > left[original.line_no]:
                 raise TillError(
-                    "return_exceeds", line=original.line_no, left=left[original.line_no]
+                    "return_exceeds", line=original.line_no, left=format_qty(left[original.line_no])
                 )
             if qty == 0:
                 continue

@@ -37,7 +37,7 @@ TEXTS: dict[str, dict[str, str]] = {
     },
     "no_line": {"ru": "Нет строки {line}", "en": "There is no line {line}"},
     # catalog and scanning
-    "not_found": {"ru": "Товар не найден: {code}", "en": "No product for {code}"},
+    "not_found": {"ru": "Товар не найден: {what}", "en": "No product for {what}"},
     "weight_needed": {
         "ru": "Весовой товар «{name}»: введите вес в кг",
         "en": "{name} is sold by weight: enter the weight in kg",

@@ -17,7 +17,9 @@ import errno
 import importlib
 import logging
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
@@ -104,6 +106,16 @@ def parse_status(printer_byte: int, paper_byte: int, *, drawer_open_high: bool) 
     )
 
 
+def query_status(ask: Callable[[int], int | None], *, drawer_open_high: bool) -> PrinterStatus:
+    """Ask `DLE EOT 1` then `DLE EOT 4` through `ask` (None: no valid reply); a printer that
+    does not answer both is offline, never "paper OK"."""
+    printer_byte = ask(1)
+    paper_byte = ask(4) if printer_byte is not None else None
+    if printer_byte is None or paper_byte is None:
+        return OFFLINE
+    return parse_status(printer_byte, paper_byte, drawer_open_high=drawer_open_high)
+
+
 class PrinterTransport(Protocol):
     def send(self, data: bytes) -> None: ...
 
@@ -141,11 +153,7 @@ class NetworkTransport:
         except PrinterError:
             return OFFLINE
         with conn:
-            printer_byte = self._ask(conn, 1)
-            paper_byte = self._ask(conn, 4) if printer_byte is not None else None
-        if printer_byte is None or paper_byte is None:
-            return OFFLINE
-        return parse_status(printer_byte, paper_byte, drawer_open_high=self.drawer_open_high)
+            return query_status(partial(self._ask, conn), drawer_open_high=self.drawer_open_high)
 
     @staticmethod
     def _ask(conn: socket.socket, n: int) -> int | None:
@@ -300,13 +308,10 @@ class SerialTransport:
                     log.debug("status query on %s failed: %s", self.device, exc)
                     return None
 
-            printer_byte = ask(1)
-            paper_byte = ask(4) if printer_byte is not None else None
+            status = query_status(ask, drawer_open_high=self.drawer_open_high)
         finally:
             _close_quietly(printer, self.device)
-        if printer_byte is None or paper_byte is None:
-            return OFFLINE
-        return parse_status(printer_byte, paper_byte, drawer_open_high=self.drawer_open_high)
+        return status
 
 
 @dataclass
@@ -406,13 +411,10 @@ class UsbTransport:
                     log.debug("status query on %s failed: %s", self.label, exc)
                     return None
 
-            printer_byte = ask(1)
-            paper_byte = ask(4) if printer_byte is not None else None
+            status = query_status(ask, drawer_open_high=self.drawer_open_high)
         finally:
             _close_quietly(printer, self.label)
-        if printer_byte is None or paper_byte is None:
-            return OFFLINE
-        return parse_status(printer_byte, paper_byte, drawer_open_high=self.drawer_open_high)
+        return status
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,6 +3,7 @@ weighed goods, a scale-label template, two cashiers with real argon2 PIN hashes.
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 from argon2 import PasswordHasher
@@ -14,6 +15,17 @@ from till_agent.printer import PrinterTransport
 from till_agent.receipt import PrinterLayout
 from wire.barcodes import ean_check_digit
 from wire.v1 import CatalogDelta
+
+
+class Clock:
+    """The till's clock, set by the test (starts 2026-11-27 09:00 UTC)."""
+
+    def __init__(self) -> None:
+        self.now = dt.datetime(2026, 11, 27, 9, 0, tzinfo=dt.UTC)
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
 
 # Cheap parameters: the hub's real ones cost ~50 ms a verify, which tests do not need.
 _HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)

@@ -10,32 +10,13 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.till_agent.shop import BREAD, CHEESE, MILK, PINS, TEA, make_till, scale_label
+from tests.till_agent.shop import BREAD, CHEESE, MILK, PINS, TEA, Clock, make_till, scale_label
 from till_agent.basket import Payment
 from till_agent.core import Till, TillError
 from till_agent.printer import NetworkTransport
 from till_agent.receipt import PrinterLayout
-from till_agent.sim.printer_server import PrinterSim, PrintJob, printer_server
+from till_agent.sim.printer_server import PrinterSim, PrintJob
 from wire.v1 import reconcile_sale
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = dt.datetime(2026, 11, 27, 9, 0, tzinfo=dt.UTC)
-
-    def __call__(self) -> dt.datetime:
-        return self.now
-
-
-@pytest.fixture
-def sim() -> Iterator[PrinterSim]:
-    with printer_server() as printer:
-        yield printer
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
 
 
 @pytest.fixture

@@ -35,7 +35,7 @@ from till_agent.core import Till
 from till_agent.journal import Journal
 from till_agent.printer import NetworkTransport
 from till_agent.runtime import Agent
-from till_agent.sim.printer_server import PrinterSim, printer_server
+from till_agent.sim.printer_server import PrinterSim
 from till_agent.sync import Backoff
 from wire.canonical import GENESIS_HASH
 from wire.v1 import sale_hash
@@ -54,12 +54,6 @@ def live(db_url, shop) -> Iterator[LiveHub]:  # type: ignore[no-untyped-def]
         yield hub
         hub.stop()
         assert "Traceback" not in hub.output(), hub.output()[-4000:]
-
-
-@pytest.fixture
-def sim() -> Iterator[PrinterSim]:
-    with printer_server() as printer:
-        yield printer
 
 
 def pairing_code(base_url: str, world: Any, *, replaces: int | None = None) -> str:
