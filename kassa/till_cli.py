@@ -34,7 +34,9 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
     return typer.Exit(code=code)
 
 
-def _config(path: Path | None, data_dir: Path | None = None) -> TillConfig:
+def _config(
+    path: Path | None, data_dir: Path | None = None, *, require_file: bool = False
+) -> TillConfig:
     from till_agent.config import ConfigError, default_config, load_config
 
     chosen = path or (
@@ -42,6 +44,12 @@ def _config(path: Path | None, data_dir: Path | None = None) -> TillConfig:
     )
     if chosen is None and Path("till.toml").exists():
         chosen = Path("till.toml")
+    if chosen is None and require_file:
+        raise _fail(
+            "no till.toml here (nor --config, nor $KASSA_TILL_CONFIG): copy "
+            "till_agent/till.example.toml to till.toml and set the printer and scanner; for "
+            'training without hardware write [printer] kind = "dummy" explicitly'
+        )
     try:
         config = load_config(chosen) if chosen is not None else default_config()
     except ConfigError as exc:
@@ -98,7 +106,7 @@ def pair(
 @app.command()
 def run(config: Path | None = CONFIG_OPTION, data_dir: Path | None = DATA_DIR_OPTION) -> None:
     """The cashier UI (Textual). Sales are journaled locally first and synced in the background."""
-    cfg = _config(config, data_dir)
+    cfg = _config(config, data_dir, require_file=True)  # never sell on an imaginary printer
     agent = _agent(cfg)
     scanner = _scanner(cfg)
     try:

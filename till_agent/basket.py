@@ -77,9 +77,11 @@ class Basket:
             raise BasketError("qty_zero")
         line = self._at(index)
         self.lines[index] = replace(line, qty_milli=qty_milli, discount_minor=0)
+        self.receipt_discount_minor = 0  # given on the old amounts: the cashier gives it again
 
     def void(self, index: int) -> Line:
         self._at(index)
+        self.receipt_discount_minor = 0  # given on the old amounts: the cashier gives it again
         return self.lines.pop(index)
 
     def _at(self, index: int) -> Line:
@@ -97,6 +99,10 @@ class Basket:
         if discount_minor < 0:
             raise BasketError("discount_negative")
         self._check_limit(discount_minor, line.gross_minor)
+        # ... and all discounts together stay within the limit of the whole receipt.
+        others = sum(x.discount_minor for n, x in enumerate(self.lines) if n != index)
+        gross = sum(x.gross_minor for x in self.lines)
+        self._check_limit(others + discount_minor + self.receipt_discount_minor, gross)
         self.lines[index] = replace(line, discount_minor=discount_minor)
 
     def discount_receipt(self, discount_minor: int) -> None:

@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 
 from wire.barcodes import WeightTemplate, decode_weighted
-from wire.money import round_half_up
+from wire.money import line_amount_minor, round_half_up
 from wire.v1 import CashierV1, CatalogDelta, ProductV1, StoreV1
 
 SCHEMA = """
@@ -74,6 +74,27 @@ class Found:
     product: ProductV1
     qty_milli: int  # 1000 for a piece; grams for a weighed item
     unit_price_minor: int
+
+
+def price_label_line(label_minor: int, price_per_kg_minor: int) -> tuple[int, int]:
+    """(qty_milli, unit_price_minor) for a price-embedded scale label: the line must cost
+    exactly what the label says. The weight follows from the price per kg; when rounding makes
+    that weight at that price miss the label by a kopeck or more, the unit price is nudged (a
+    weight within 10 g, a price per kg as close to the catalog's as can be) so the amount is the
+    label's. Without a usable price per kg: one unit at the label's price."""
+    if label_minor <= 0 or price_per_kg_minor <= 0:
+        return 1000, max(label_minor, 1)
+    estimate = max(round_half_up(label_minor * 1000, price_per_kg_minor), 1)
+    best: tuple[int, int, int] | None = None  # (price distance, qty, unit price)
+    for qty in sorted(range(max(estimate - 10, 1), estimate + 11), key=lambda q: abs(q - estimate)):
+        near = round_half_up(label_minor * 1000, qty)
+        for unit in range(near - 2, near + 3):
+            if unit > 0 and line_amount_minor(qty, unit) == label_minor:
+                candidate = (abs(unit - price_per_kg_minor), qty, unit)
+                best = min(best, candidate) if best else candidate
+    if best is None:
+        return 1000, label_minor
+    return best[1], best[2]
 
 
 class CatalogCache:
@@ -198,10 +219,8 @@ class CatalogCache:
         product = ProductV1.model_validate_json(row[0])
         if match.qty_milli is not None:
             return Found(product, match.qty_milli, product.price_minor)
-        # A price-embedded label: the weight follows from the price per kg.
-        price = match.price_minor or 0
-        qty = round_half_up(price * 1000, product.price_minor) if product.price_minor else 0
-        return Found(product, max(qty, 1), product.price_minor)
+        qty, unit = price_label_line(match.price_minor or 0, product.price_minor)
+        return Found(product, qty, unit)
 
     def search(self, text: str, limit: int = 20) -> list[ProductV1]:
         """Active products whose name or sku contains `text` (case-insensitive, literal)."""

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import sqlite3
+import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
@@ -35,6 +37,7 @@ from till_agent.receipt import (
     format_qty,
     format_rate,
     has_cash_tender,
+    realtime_kick_bytes,
 )
 from wire.ids import new_uuid7
 from wire.money import allocate, line_amount_minor, round_half_up, vat_breakdown
@@ -42,6 +45,9 @@ from wire.shifts import MAX_SHIFT, EventTotals, Figures, SaleTotals, shift_figur
 from wire.v1 import CashierV1, ProductV1, SaleV1, ShiftEventV1
 
 log = logging.getLogger(__name__)
+
+
+MAX_CHANGE_MINOR = 5000_00  # more change than the largest banknote is a slip, not a payment
 
 
 def utcnow() -> dt.datetime:
@@ -75,6 +81,25 @@ class ShiftReport:
     tenders: dict[str, tuple[int, int]]  # tender -> (taken net of change, refunded)
     vat: dict[int | None, tuple[int, int]]  # rate -> (gross, VAT), sales less refunds
     events: list[ShiftEventV1]
+
+
+@dataclass(frozen=True)
+class RefundPlan:
+    """A return before it is recorded: its lines, its total and each tender's part."""
+
+    sale: SaleV1
+    lines: list[Line]
+    original_lines: list[int]  # the original line_no of each line
+    total_minor: int
+    tenders: list[tuple[str, int]]  # (tender, amount) in the original's order
+
+    @property
+    def card_minor(self) -> int:
+        return sum(a for t, a in self.tenders if t == "card")
+
+    @property
+    def cash_minor(self) -> int:
+        return sum(a for t, a in self.tenders if t == "cash")
 
 
 @dataclass(frozen=True)
@@ -114,6 +139,7 @@ class Till:
         self.cashier: CashierV1 | None = None
         self.basket = Basket()
         self._renderer: tuple[Any, ReceiptRenderer] | None = None
+        self._printer_lock = threading.Lock()  # one conversation with the printer at a time
         self._hasher = PasswordHasher()
 
     @property
@@ -184,8 +210,11 @@ class Till:
         )
         return ShiftState(event.shift_uuid, event.at, cashier.id, False)
 
-    def cash_move(self, kind: str, amount_minor: int, reason: str | None = None) -> ShiftEventV1:
-        """A pay-in (`cash_in`) or pay-out (`cash_out`) during the open shift; opens the drawer."""
+    def cash_move(
+        self, kind: str, amount_minor: int, reason: str | None = None
+    ) -> tuple[ShiftEventV1, PrinterError | None]:
+        """A pay-in (`cash_in`) or pay-out (`cash_out`) during the open shift, then the drawer
+        is opened; the error says why it did not open (the event is recorded either way)."""
         cashier = self._cashier()
         state = self._require_shift(allow_long=True)
         if amount_minor <= 0:
@@ -197,8 +226,7 @@ class Till:
         event = self._event(
             kind, amount_minor, cashier_id=cashier.id, shift_uuid=state.shift_uuid, reason=reason
         )
-        self._send(self._renderer_now().render_kick())  # never retried: a kick is not a receipt
-        return event
+        return event, self.kick_drawer()  # never retried: a kick is not a receipt
 
     def x_report(self) -> tuple[ShiftReport, PrinterError | None]:
         """The running shift's figures, printed."""
@@ -345,7 +373,10 @@ class Till:
             "lines": [asdict(line) for line in self.basket.lines],
             "receipt_discount_minor": self.basket.receipt_discount_minor,
         }
-        parked_id = self.journal.park(cashier.id, payload)
+        try:
+            parked_id = self.journal.park(cashier.id, payload)
+        except sqlite3.Error as exc:
+            raise TillError("not_recorded", detail=str(exc)) from exc
         self.clear()
         return parked_id
 
@@ -362,7 +393,10 @@ class Till:
         cashier = self._cashier()
         if self.basket.lines:
             raise TillError("basket_not_empty")
-        payload = self.journal.unpark(parked_id)
+        try:
+            payload = self.journal.unpark(parked_id)
+        except sqlite3.Error as exc:
+            raise TillError("not_recorded", detail=str(exc)) from exc
         if payload is None:
             raise TillError("parked_missing", id=parked_id)
         self.basket = _basket_from(payload, cashier.max_discount_bp)
@@ -380,16 +414,28 @@ class Till:
             currency=self._currency(),
             created_at=self.clock(),
         )
+        if draft["change_minor"] > MAX_CHANGE_MINOR:  # a slip: a barcode typed into "cash"
+            raise TillError("change_too_large", limit=MAX_CHANGE_MINOR)
         sale = self._commit(draft)
         self.clear()
-        return self._print_sale(sale)
+        return self._print_recorded(sale)
 
-    def _commit(self, draft: dict[str, Any]) -> SaleV1:
+    def _print_recorded(self, sale: SaleV1) -> Done:
+        """Print a sale that is recorded. Nothing that goes wrong from here on may look like a
+        failed payment (the cashier would ring it up again): any error is a print problem and
+        the sale is offered for reprint."""
+        try:
+            return self._print_sale(sale)
+        except Exception as exc:
+            log.exception("printing receipt %s failed", sale.till_seq)
+            return Done(sale, False, PrinterError("write_failed", f"{type(exc).__name__}: {exc}"))
+
+    def _commit(self, draft: dict[str, Any], *, refund_of: list[int] | None = None) -> SaleV1:
         attrs = self.fiscal.register(draft)
         if attrs is not None:
             draft = {**draft, **asdict(attrs)}
         try:
-            sale = self.journal.commit_sale(draft)
+            sale = self.journal.commit_sale(draft, refund_of=refund_of)
         except JournalError as exc:
             raise TillError("not_recorded", detail=str(exc.__cause__ or exc)) from exc
         self._committed()
@@ -419,21 +465,32 @@ class Till:
             self._renderer = (key, ReceiptRenderer(header, self.layout, self.till_name))
         return self._renderer[1]
 
-    def printer_status(self) -> PrinterStatus:
-        return self.printer.status()
+    def printer_status(self, *, wait: bool = True) -> PrinterStatus | None:
+        """The printer's state; with `wait=False` None while a job is printing (the status
+        bar's poll must not talk to the printer in the middle of a receipt)."""
+        if not self._printer_lock.acquire(blocking=wait):
+            return None
+        try:
+            return self.printer.status()
+        finally:
+            self._printer_lock.release()
 
     def _send(self, job: bytes) -> PrinterError | None:
-        """Send one job if the printer says it can take it; a printer that is off, out of paper
-        or open is reported, never written to (the job would be lost)."""
-        status = self.printer.status()
-        if status.paper == PaperState.OUT:  # a printer out of paper also reports offline
-            return PrinterError("paper_out")
-        if not status.online:
-            return PrinterError("unreachable")
-        try:
-            self.printer.send(job)
-        except PrinterError as exc:
-            return exc
+        """Send one job if the printer says it can take it; a printer that is off or out of
+        paper is reported, never written to (the job would be lost). Asked again afterwards:
+        paper that ran out during the job means the receipt is not whole."""
+        with self._printer_lock:
+            status = self.printer.status()
+            if status.paper == PaperState.OUT:  # a printer out of paper also reports offline
+                return PrinterError("paper_out")
+            if not status.online:
+                return PrinterError("unreachable")
+            try:
+                self.printer.send(job)
+            except PrinterError as exc:
+                return exc
+            if self.printer.status().paper == PaperState.OUT:
+                return PrinterError("paper_out")
         return None
 
     def _print_sale(self, sale: SaleV1, *, copy: bool = False) -> Done:
@@ -445,10 +502,7 @@ class Till:
         )
         error = self._send(job)
         if error is None:
-            try:
-                self.journal.mark_printed(sale.till_seq)
-            except Exception:  # the paper is out; at worst it is offered for reprint later
-                log.exception("could not record that receipt %s was printed", sale.till_seq)
+            self._mark_printed(sale)
         return Done(sale, error is None, error)
 
     def unprinted(self) -> list[SaleV1]:
@@ -467,8 +521,14 @@ class Till:
         )
         error = self._send(job)
         if error is None and sale.till_seq in unprinted:
-            self.journal.mark_printed(sale.till_seq)
+            self._mark_printed(sale)
         return Done(sale, error is None, error)
+
+    def _mark_printed(self, sale: SaleV1) -> None:
+        try:
+            self.journal.mark_printed(sale.till_seq)
+        except Exception:  # it is on paper; at worst it is offered for reprint later
+            log.exception("could not record that receipt %s was printed", sale.till_seq)
 
     def print_report(self, report: ShiftReport) -> PrinterError | None:
         """Print an X or Z report (again, e.g. after the printer was fixed)."""
@@ -483,6 +543,20 @@ class Till:
 
     def kick_drawer(self) -> PrinterError | None:
         return self._send(self._renderer_now().render_kick())
+
+    def open_drawer(self) -> PrinterError | None:
+        """The cashier's own "open drawer", e.g. to give change for a cash sale whose receipt
+        did not print: the real-time pulse (DLE DC4), which printers obey even out of paper.
+        Only on request, never as a retry."""
+        with self._printer_lock:
+            status = self.printer.status()
+            if not status.online and status.paper != PaperState.OUT:
+                return PrinterError("unreachable")
+            try:
+                self.printer.send(realtime_kick_bytes(self.layout))
+            except PrinterError as exc:
+                return exc
+        return None
 
     # --- returns ---------------------------------------------------------------------------
 
@@ -502,30 +576,20 @@ class Till:
         return sale
 
     def returnable(self, sale: SaleV1) -> dict[int, int]:
-        """line_no -> quantity that may still be returned (what was sold less earlier refunds,
-        counted per product like the hub does)."""
-        returned: dict[str, int] = defaultdict(int)
-        for refund in self.journal.returns_of(sale.sale_uuid):
-            for line in refund.lines:
-                returned[_line_key(line.product_id, line.name)] += line.qty_milli
-        left: dict[int, int] = {}
-        for line in sale.lines:
-            key = _line_key(line.product_id, line.name)
-            used = min(returned[key], line.qty_milli)
-            returned[key] -= used
-            left[line.line_no] = line.qty_milli - used
-        return left
+        """line_no -> quantity that may still be returned: what the line sold less what this
+        till has already refunded of that very line."""
+        refunded = self.journal.refunded_lines(sale.sale_uuid)
+        return {line.line_no: line.qty_milli - refunded.get(line.line_no, 0) for line in sale.lines}
 
-    def refund(
-        self, sale: SaleV1, quantities: dict[int, int], *, approval_code: str | None = None
-    ) -> Done:
-        """Return some or all of a sale's lines, refunded by the original tenders in proportion.
-        A card refund needs the terminal's approval code."""
-        cashier, shift = self._ready_to_sell()
-        if self.basket.lines:
-            raise TillError("basket_not_empty")
+    def plan_refund(self, sale: SaleV1, quantities: dict[int, int]) -> RefundPlan:
+        """What returning `quantities` (line_no -> qty) gives back, line by line and tender by
+        tender, before anything is recorded: the cashier sees the card part before running the
+        terminal's refund. Each line's amount is taken pro rata and cumulatively, so all the
+        refunds of a line add up to exactly what it cost; the tenders are split in proportion
+        to what is left of each, so no tender ever gets back more than it paid."""
         left = self.returnable(sale)
         lines: list[Line] = []
+        originals: list[int] = []
         for original in sale.lines:
             qty = quantities.get(original.line_no, 0)
             if qty < 0 or qty > left[original.line_no]:
@@ -546,23 +610,42 @@ class Till:
                     discount_minor=_refund_discount(original, done, qty),
                 )
             )
+            originals.append(original.line_no)
         if not lines:
             raise TillError("return_empty")
-        basket = Basket(max_discount_bp=10_000, lines=lines)  # discounts mirror the sale's
-        total = basket.totals().total_minor
-        tenders = _net_tenders(sale)
-        shares = allocate(total, [amount for _, amount, _ in tenders])
-        payments = []
-        for (tender, _, _), share in zip(tenders, shares, strict=True):
-            if share == 0:
-                continue
-            code = None
-            if tender == "card":
-                if not approval_code:
-                    raise TillError("approval_needed")
-                code = approval_code
-            payments.append(Payment(tender, share, code))
-        draft = basket.draft(
+        total = Basket(max_discount_bp=10_000, lines=lines).totals().total_minor
+        paid: dict[str, int] = defaultdict(int)
+        for tender, amount, _ in _net_tenders(sale):
+            paid[tender] += amount
+        for earlier in self.journal.returns_of(sale.sale_uuid):
+            for payment in earlier.payments:
+                paid[payment.tender] -= payment.amount_minor
+        tenders = [t for t in paid if paid[t] > 0]
+        shares = allocate(total, [paid[t] for t in tenders])
+        return RefundPlan(
+            sale=sale,
+            lines=lines,
+            original_lines=originals,
+            total_minor=total,
+            tenders=[(t, a) for t, a in zip(tenders, shares, strict=True) if a],
+        )
+
+    def refund(
+        self, sale: SaleV1, quantities: dict[int, int], *, approval_code: str | None = None
+    ) -> Done:
+        """Return some or all of a sale's lines, refunded by the original tenders (see
+        `plan_refund`). A card refund needs the terminal's approval code."""
+        cashier, shift = self._ready_to_sell()
+        if self.basket.lines:
+            raise TillError("basket_not_empty")
+        plan = self.plan_refund(sale, quantities)
+        if plan.card_minor and not approval_code:
+            raise TillError("approval_needed")
+        payments = [
+            Payment(tender, amount, approval_code if tender == "card" else None)
+            for tender, amount in plan.tenders
+        ]
+        draft = Basket(max_discount_bp=10_000, lines=plan.lines).draft(
             payments,
             cashier_id=cashier.id,
             shift_uuid=shift.shift_uuid,
@@ -571,14 +654,15 @@ class Till:
             kind="return",
             original_sale_uuid=sale.sale_uuid,
         )
-        return self._print_sale(self._commit(draft))
+        return self._print_recorded(self._commit(draft, refund_of=plan.original_lines))
 
 
 def _refund_discount(line: Any, done: int, qty: int) -> int:
-    """The discount that goes with returning `qty` after `done` was returned: the line's
-    discount taken pro rata cumulatively, so all its refunds add up to exactly its amount."""
-    if not line.discount_minor:
-        return 0
+    """The discount that goes with returning `qty` after `done` was returned: the line's amount
+    taken pro rata cumulatively, so all its refunds add up to exactly what it cost (a weighed
+    line's rounding included); the rest of the gross is the discount given back."""
+    if done + qty == line.qty_milli and done == 0:
+        return line.discount_minor
 
     def amount_upto(q: int) -> int:
         return round_half_up(line.amount_minor * q, line.qty_milli)

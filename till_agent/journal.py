@@ -61,6 +61,17 @@ CREATE TABLE IF NOT EXISTS outbox (
     PRIMARY KEY (stream, till_seq)
 );
 CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (stream, state, till_seq);
+-- Which line of the original sale each refunded line gives back (the wire's return lines do
+-- not say; two lines of one product may differ in discount).
+CREATE TABLE IF NOT EXISTS refund_line (
+    sale_uuid TEXT NOT NULL,
+    line_no INTEGER NOT NULL,
+    original_sale_uuid TEXT NOT NULL,
+    original_line_no INTEGER NOT NULL,
+    qty_milli INTEGER NOT NULL,
+    PRIMARY KEY (sale_uuid, line_no)
+);
+CREATE INDEX IF NOT EXISTS refund_line_original ON refund_line (original_sale_uuid);
 -- Sales put aside to serve the next customer: not sales yet, but kept across restarts.
 CREATE TABLE IF NOT EXISTS parked (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -161,10 +172,13 @@ class Journal:
 
     # --- sales -----------------------------------------------------------------------------
 
-    def commit_sale(self, draft: dict[str, Any]) -> SaleV1:
+    def commit_sale(
+        self, draft: dict[str, Any], *, refund_of: Sequence[int] | None = None
+    ) -> SaleV1:
         """Journal a sale: mint its sale_uuid (unless given), take the next till_seq, chain it to
-        the previous hash, and commit it with its outbox row. Raises JournalError (the sale did
-        not happen) on any failure, including invalid arithmetic."""
+        the previous hash, and commit it with its outbox row. For a return, `refund_of` names
+        the original line of each of its lines. Raises JournalError (the sale did not happen)
+        on any failure, including invalid arithmetic."""
         try:
             with self._write() as db:
                 row = db.execute(
@@ -200,6 +214,20 @@ class Journal:
                     "INSERT INTO outbox (stream, till_seq, updated_at) VALUES ('sale', ?, ?)",
                     (seq, _now()),
                 )
+                if refund_of is not None:
+                    db.executemany(
+                        "INSERT INTO refund_line VALUES (?, ?, ?, ?, ?)",
+                        [
+                            (
+                                str(sale.sale_uuid),
+                                line.line_no,
+                                str(sale.original_sale_uuid),
+                                original,
+                                line.qty_milli,
+                            )
+                            for line, original in zip(sale.lines, refund_of, strict=True)
+                        ],
+                    )
         except (sqlite3.Error, ValueError) as exc:
             raise JournalError(f"the sale was not recorded: {exc}") from exc
         return sale
@@ -248,6 +276,16 @@ class Journal:
                 (str(sale_uuid),),
             ).fetchall()
         return [SaleV1.model_validate_json(r[0]) for r in rows]
+
+    def refunded_lines(self, sale_uuid: UUID) -> dict[int, int]:
+        """original line_no -> quantity this till has refunded of it."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT original_line_no, sum(qty_milli) FROM refund_line "
+                "WHERE original_sale_uuid = ? GROUP BY original_line_no",
+                (str(sale_uuid),),
+            ).fetchall()
+        return {int(r[0]): int(r[1]) for r in rows}
 
     def sales_of_shift(self, shift_uuid: UUID) -> list[SaleV1]:
         with self._lock:

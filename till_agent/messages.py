@@ -84,6 +84,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "Line {line}: at most {left} can be returned",
     },
     "return_empty": {"ru": "Выберите, что возвращать", "en": "Choose what to return"},
+    "change_too_large": {
+        "ru": "Сдача больше {limit}: проверьте введённую сумму",
+        "en": "Change above {limit}: check the amount entered",
+    },
     "approval_needed": {
         "ru": "Введите код авторизации терминала",
         "en": "Enter the card terminal's approval code",
@@ -137,7 +141,7 @@ def text(code: str, locale: Locale = "ru", **params: Any) -> str:
         return template
 
 
-_MONEY_PARAMS = {"allowed", "missing", "expected"}
+_MONEY_PARAMS = {"allowed", "missing", "expected", "limit"}
 
 
 class TillError(Exception):

@@ -96,14 +96,20 @@ def pair(
         raise PairingError(f"cannot reach the hub at {hub_url}: {exc}") from exc
     if response.status_code not in (200, 201):
         raise PairingError(_refusal(response))
-    body = response.json()
-    pairing = Pairing(
-        hub_url=hub_url,
-        device_id=int(body["device_id"]),
-        store_id=int(body["store_id"]),
-        name=str(body["name"]),
-        token=str(body["token"]),
-    )
+    try:
+        body = response.json()
+        pairing = Pairing(
+            hub_url=hub_url,
+            device_id=int(body["device_id"]),
+            store_id=int(body["store_id"]),
+            name=str(body["name"]),
+            token=str(body["token"]),
+        )
+    except (ValueError, KeyError, TypeError) as exc:
+        raise PairingError(
+            f"{hub_url} answered the pairing with something that is not a Kassa hub's answer "
+            f"({type(exc).__name__}: {exc}); check the --hub address"
+        ) from None
     data_dir.mkdir(parents=True, exist_ok=True)
     journal = Journal(data_dir / JOURNAL_FILE)
     try:

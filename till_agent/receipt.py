@@ -152,6 +152,13 @@ def drawer_kick_bytes(layout: PrinterLayout) -> bytes:
     return bytes([0x1B, 0x70, m, layout.drawer_pulse_ms // 2, layout.drawer_off_ms // 2])
 
 
+def realtime_kick_bytes(layout: PrinterLayout) -> bytes:
+    """`DLE DC4 1 m t`: a drawer pulse the printer runs at once, even when out of paper
+    (m: 0 = pin 2, 1 = pin 5; t: pulse length in units of 100 ms, 1-8)."""
+    units = min(max(round(layout.drawer_pulse_ms / 100), 1), 8)
+    return bytes([0x10, 0x14, 0x01, 0 if layout.drawer_pin == 2 else 1, units])
+
+
 def has_cash_tender(sale: SaleV1) -> bool:
     return any(payment.tender == "cash" for payment in sale.payments)
 

@@ -87,6 +87,8 @@ class Agent:
             on_commit=self._wake.set,
         )
         self._client = self._new_client()
+        self.sync_token = self.pairing.token
+        self._token_stamp = (self.data_dir / pairing_store.TOKEN_FILE).stat().st_mtime_ns
         self.sync = Sync(
             self.journal,
             self._client,
@@ -124,7 +126,24 @@ class Agent:
     # --- one-shot work (also what the threads do) ------------------------------------------
 
     def sync_now(self) -> SyncOutcome:
+        self.reload_pairing()
         return self.sync.sync_once()
+
+    def reload_pairing(self) -> None:
+        """Pick up a new token when the till was paired again while running (`kassa till pair`
+        in another terminal): the queue drains with it, no restart needed."""
+        try:
+            stamp = (self.data_dir / pairing_store.TOKEN_FILE).stat().st_mtime_ns
+        except OSError:
+            return
+        if stamp == self._token_stamp:
+            return
+        self._token_stamp = stamp
+        fresh = pairing_store.load(self.data_dir)
+        if fresh is not None and fresh.token != self.sync_token:
+            self.pairing = fresh
+            self.sync.set_token(fresh.token)
+            self.sync_token = fresh.token
 
     def refresh_catalog(self, cache: CatalogCache | None = None) -> int:
         """Pull catalog changes; returns pages applied. Errors are kept for the status bar."""
@@ -167,7 +186,7 @@ class Agent:
         while not self._stop.is_set():
             self._wake.clear()
             try:
-                outcome = self.sync.sync_once()
+                outcome = self.sync_now()
             except Exception as exc:  # a bug must not kill the thread silently
                 log.exception("sync failed")
                 outcome = SyncOutcome(error=f"{type(exc).__name__}: {exc}")
@@ -191,12 +210,19 @@ class Agent:
     def status(self, *, ask_printer: bool = True) -> AgentStatus:
         return AgentStatus(
             paired=self.pairing,
-            sync_state=self.journal.get(STATE_KEY) or "never",
+            sync_state=self._sync_state(),
             queue=self.journal.status(),
-            printer=self.till.printer_status() if ask_printer else None,
+            printer=self.till.printer_status(wait=False) if ask_printer else None,
             catalog_products=self.catalog.count(),
             catalog_error=self.catalog_error,
         )
+
+    def _sync_state(self) -> str:
+        self.reload_pairing()
+        stored = self.journal.get(STATE_KEY) or "never"
+        if stored == "revoked" and not self.sync.revoked():
+            return "never"  # paired again; the new token has not been tried yet
+        return stored
 
     def __enter__(self) -> Agent:
         return self

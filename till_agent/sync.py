@@ -10,6 +10,8 @@ nothing is deleted. Selling never waits for any of this.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import random
 import threading
 from collections.abc import Callable
@@ -22,7 +24,9 @@ from till_agent.journal import Journal
 from wire.v1 import SalesBatchResult, ShiftEventsBatchResult
 
 BATCH = 200
+MAX_BODY_BYTES = 900_000  # under the hub's 1 MiB request limit, with room to spare
 STATE_KEY = "sync_state"  # ok | offline | revoked
+REVOKED_TOKEN_KEY = "revoked_token"  # noqa: S105 - a journal key: the refused token's id
 
 
 @dataclass(frozen=True)
@@ -73,18 +77,30 @@ class Sync:
     ) -> None:
         self.journal = journal
         self.client = client
-        self.headers = {"Authorization": f"Bearer {token}"}
+        self.set_token(token)
         self.store_id = store_id
+        self.batch_cap = BATCH
         self.backoff = backoff or Backoff()
         self.rng = rng or random.Random()  # noqa: S311 - jitter, not a secret
         self.clock = clock
         self.failures = 0
 
+    def set_token(self, token: str) -> None:
+        """Use this device token from now on (the till was paired again)."""
+        self.headers = {"Authorization": f"Bearer {token}"}
+        self.token_id = hashlib.sha256(token.encode()).hexdigest()[:16]
+
+    def revoked(self) -> bool:
+        """The hub refused THIS token; a token from a later pairing is tried afresh."""
+        if self.journal.get(STATE_KEY) != "revoked":
+            return False
+        return self.journal.get(REVOKED_TOKEN_KEY) in (None, self.token_id)
+
     def sync_once(self) -> SyncOutcome:
         """Send everything pending (sales first, then shift events) until the queue is empty or
         something stops it."""
         outcome = SyncOutcome()
-        if self.journal.get(STATE_KEY) == "revoked":
+        if self.revoked():
             outcome.revoked = True
             return outcome
         for stream, path, result_model in (
@@ -92,10 +108,13 @@ class Sync:
             ("shift", "/api/v1/till/shifts/batch", ShiftEventsBatchResult),
         ):
             while True:
-                entries = self.journal.pending(stream, BATCH)
+                entries = self.journal.pending(stream, self.batch_cap)
                 if not entries:
                     break
-                if not self._send(stream, path, result_model, entries, outcome):
+                sent = self._send(stream, path, result_model, entries, outcome)
+                if sent is None:  # too large for the hub: halve and go on
+                    continue
+                if not sent:
                     return outcome
         self.failures = 0
         self.journal.put(STATE_KEY, "ok")
@@ -108,15 +127,19 @@ class Sync:
         result_model: Any,
         entries: list[Any],
         outcome: SyncOutcome,
-    ) -> bool:
-        key = "sales" if stream == "sale" else "events"
-        body: dict[str, Any] = {key: [e.model_dump(mode="json") for e in entries]}
-        if self.store_id is not None:
-            body["store_id"] = self.store_id
-        if stream == "sale":
-            body["sent_at"] = self.clock().isoformat()
+    ) -> bool | None:
+        """True: answered for every entry; False: stop (see `outcome`); None: the batch was too
+        large for the hub, `batch_cap` is halved."""
+        content = self._body(stream, entries)
+        while len(content) > MAX_BODY_BYTES and len(entries) > 1:
+            entries = entries[: len(entries) // 2]
+            content = self._body(stream, entries)
         try:
-            response = self.client.post(path, json=body, headers=self.headers)
+            response = self.client.post(
+                path,
+                content=content,
+                headers={**self.headers, "Content-Type": "application/json"},
+            )
         except httpx.HTTPError as exc:
             outcome.error = f"hub unreachable: {type(exc).__name__}: {exc}"
             self.journal.put(STATE_KEY, "offline")
@@ -131,9 +154,13 @@ class Sync:
             outcome.sent += len(results)
             outcome.dead += sum(r.status in ("conflict", "rejected") for r in results)
             return True
+        if response.status_code == 413 and len(entries) > 1:
+            self.batch_cap = max(1, len(entries) // 2)
+            return None
         if response.status_code == 401:
             detail = response.json().get("detail", [{}]) if _is_json(response) else [{}]
             if detail and detail[0].get("type") == "device_revoked":
+                self.journal.put(REVOKED_TOKEN_KEY, self.token_id)
                 self.journal.put(STATE_KEY, "revoked")
                 outcome.revoked = True
                 return False
@@ -142,6 +169,15 @@ class Sync:
             return False
         outcome.error = f"hub answered {response.status_code}: {response.text[:200]}"
         return False
+
+    def _body(self, stream: str, entries: list[Any]) -> bytes:
+        key = "sales" if stream == "sale" else "events"
+        body: dict[str, Any] = {key: [e.model_dump(mode="json") for e in entries]}
+        if self.store_id is not None:
+            body["store_id"] = self.store_id
+        if stream == "sale":
+            body["sent_at"] = self.clock().isoformat()
+        return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
 
     def next_delay(self, outcome: SyncOutcome, idle: float = 5.0) -> float:
         """How long to wait before the next attempt."""

@@ -4,6 +4,7 @@ child process, a real hub under uvicorn, the decoding TCP printer and a pty seri
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -188,3 +189,16 @@ def test_a_broken_till_toml_is_named_not_a_traceback(tmp_path: Path) -> None:
     unpaired.write_text(f'[till]\ndata_dir = "{tmp_path / "none"}"\n', encoding="utf-8")
     out = kassa("till", "status", "-c", str(unpaired))
     assert out.returncode == 1 and "not paired" in out.stderr and "kassa till pair" in out.stderr
+    # Selling needs a till.toml: never a silent in-memory printer.
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    bare = subprocess.run(
+        [sys.executable, "-c", KASSA, "till", "run"],
+        cwd=empty,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={k: v for k, v in os.environ.items() if k != "KASSA_TILL_CONFIG"},
+    )
+    assert bare.returncode == 1 and "no till.toml" in bare.stderr
+    assert "Traceback" not in bare.stderr

@@ -9,6 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from till_agent.basket import Basket, BasketError, Line, Payment
+from till_agent.catalog import price_label_line
+from wire.money import line_amount_minor
 from wire.v1 import SaleV1, reconcile_sale
 
 NOW = dt.datetime(2026, 11, 28, 12, 0, tzinfo=dt.timezone(dt.timedelta(hours=3)))
@@ -88,3 +90,41 @@ def test_every_basket_reconciles(
     sale = _sale(basket, [Payment("cash", total + extra_cash)])
     assert reconcile_sale(sale) == []
     assert sum(line.amount_minor for line in sale.lines) == sale.total_minor
+
+
+def test_changing_the_basket_never_stretches_a_discount_past_the_limit() -> None:
+    """A receipt discount given on 10 items does not survive a change to 1 item (it would be
+    100 %), nor a voided line, and line discounts count together with the receipt's."""
+    basket = Basket(max_discount_bp=1000)  # 10 %
+    basket.add(Line(1, "Молоко", 10_000, 8990, 1000))
+    basket.discount_receipt(8990)  # exactly 10 % of 899.00
+    basket.set_qty(0, 1000)
+    assert basket.receipt_discount_minor == 0
+    assert basket.totals().total_minor == 8990
+    basket.add(Line(2, "Хлеб", 1000, 5450, 1000))
+    basket.discount_receipt(1444)  # 10 % of 144.40
+    basket.void(1)
+    assert basket.receipt_discount_minor == 0 and basket.totals().total_minor == 8990
+    basket.add(Line(2, "Хлеб", 1000, 5450, 1000))
+    basket.discount_receipt(1000)
+    with pytest.raises(BasketError, match="limit"):
+        basket.discount_line(0, 899)  # 8.99 + 10.00 > 14.44 for the receipt
+    basket.discount_line(0, 444)
+    assert basket.totals().total_minor == 8990 + 5450 - 1444
+
+
+@given(
+    price_per_kg=st.integers(1000, 300_000),
+    grams=st.integers(20, 5000),
+    noise=st.integers(-3, 3),
+)
+def test_a_price_label_rings_up_exactly_the_label_price(
+    price_per_kg: int, grams: int, noise: int
+) -> None:
+    """A price-embedded scale label is the price the customer was shown: the line costs exactly
+    that, at a weight and price per kg close to the catalog's."""
+    label = max(price_per_kg * grams // 1000 + noise, 1)
+    qty, unit = price_label_line(label, price_per_kg)
+    assert line_amount_minor(qty, unit) == label
+    if (qty, unit) != (1000, label):  # the rare fallback: one unit at the label's price
+        assert abs(qty * price_per_kg - label * 1000) <= 10 * price_per_kg  # within 10 g

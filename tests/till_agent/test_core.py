@@ -235,3 +235,56 @@ def test_hundred_receipts_in_a_row_decode_cyrillic(till: Till, sim: PrinterSim) 
     for job in (jobs[0], jobs[1], jobs[99], *jobs):
         assert "Магазин" in job.text and "Кассир Иванова Мария" in " ".join(job.text.split())
         assert ("Молоко" in job.text) or ("Хлеб Бородинский" in job.text)
+
+
+def test_paper_running_out_mid_receipt_leaves_the_sale_for_reprint(
+    till: Till, sim: PrinterSim
+) -> None:
+    opened(till)
+    sim.state.paper_left_jobs = 1  # the roll ends during the next receipt
+    till.scan(MILK)
+    done = till.pay([Payment("cash", 10000)])
+    assert not done.printed and "бумаг" in done.printer_error.message("ru")  # type: ignore[union-attr]
+    assert [s.till_seq for s in till.unprinted()] == [done.sale.till_seq]
+    # The customer still needs change: the cashier opens the drawer once, by hand.
+    assert till.open_drawer() is None
+    pulses = [j for j in receipts(sim, 2) if j.drawer_pulses and not j.lines]
+    assert len(pulses) == 1
+    sim.state.paper = "ok"
+    assert till.reprint(done.sale).printed and till.unprinted() == []
+
+
+def test_change_above_the_largest_banknote_is_a_slip(till: Till) -> None:
+    opened(till)
+    till.scan(MILK)
+    with pytest.raises(TillError) as slip:
+        till.pay([Payment("cash", 4_600_000_000_17)])  # a barcode typed into "cash"
+    assert "Сдача больше" in slip.value.text("ru")
+    assert till.basket.lines and till.journal.sales() == []
+
+
+def test_two_lines_of_one_product_are_returned_line_by_line(till: Till) -> None:
+    """The same milk twice, one line discounted: each line gives back what it cost, never
+    more, and each tender never gets back more than it paid."""
+    opened(till)
+    till.scan(MILK)
+    till.discount_line(0, 899)
+    till.scan(MILK)  # a discounted line does not merge: a second line
+    till.scan(TEA)
+    sale = till.pay([Payment("card", 20000, "C"), Payment("cash", 30000)]).sale
+    assert [line.amount_minor for line in sale.lines] == [8091, 8990, 24900]
+    plan = till.plan_refund(sale, {2: 1000})
+    assert (plan.total_minor, sum(a for _, a in plan.tenders)) == (8990, 8990)
+    till.refund(sale, {2: 1000}, approval_code="R1")
+    assert till.returnable(sale) == {1: 1000, 2: 0, 3: 1000}
+    with pytest.raises(TillError):
+        till.refund(sale, {2: 1000}, approval_code="R2")  # line 2 is back already
+    till.refund(sale, {1: 1000}, approval_code="R3")
+    till.refund(sale, {3: 1000}, approval_code="R4")
+    refunds = till.journal.returns_of(sale.sale_uuid)
+    assert sum(r.total_minor for r in refunds) == sale.total_minor
+    back = {"card": 0, "cash": 0}
+    for refund in refunds:
+        for payment in refund.payments:
+            back[payment.tender] += payment.amount_minor
+    assert back == {"card": 20000, "cash": sale.total_minor - 20000}

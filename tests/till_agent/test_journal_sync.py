@@ -127,3 +127,30 @@ def test_backoff_honours_retry_after_and_the_cap() -> None:
     assert backoff.delay(0, 30.0, rng) == 30.0
     assert all(0.5 <= backoff.delay(0, None, rng) <= 1.0 for _ in range(50))
     assert all(30.0 <= backoff.delay(20, None, rng) <= 60.0 for _ in range(50))
+
+
+@pytest.mark.parametrize("trust_the_budget", [True, False], ids=["byte-budget", "413"])
+def test_big_receipts_never_make_a_batch_the_hub_refuses(  # type: ignore[no-untyped-def]
+    client, world, db, journal, monkeypatch, trust_the_budget
+) -> None:
+    """200 wholesale receipts with long Cyrillic names come to several MiB: the till sends
+    them in batches under the hub's 1 MiB limit (or halves after a 413) and drains."""
+    shop = seed_shop(db, world.store_a)
+    sim = SimTill(cashier_id=world.ids["cashier_a"])
+    name = "Сыр «Российский» весовой, фасованный, производитель ООО Молочный комбинат № 1 " * 2
+    items = [Item(shop.milk, name[:200], 1000, 8990, 1000) for _ in range(40)]
+    for _ in range(200):
+        journal.commit_sale(_draft(sim, items))
+    assert len(json.dumps([s.model_dump(mode="json") for s in journal.pending("sale", 200)])) > (
+        3 * 2**20
+    )
+    if not trust_the_budget:  # as if the till misjudged the size: the hub's 413 must not stall it
+        monkeypatch.setattr("till_agent.sync.MAX_BODY_BYTES", 10**9)
+    sync = Sync(journal, client, world.tokens["device_a"], store_id=world.store_a)
+    outcome = sync.sync_once()
+    assert outcome.ok and outcome.sent == 200, outcome
+    assert journal.status().pending_sales == 0
+    if not trust_the_budget:
+        assert sync.batch_cap < 200
+    with db.read() as s:
+        assert len(s.execute(select(Sale.id)).all()) == 200

@@ -223,14 +223,6 @@ def test_a_missing_serial_device_is_a_printer_error_the_cashier_can_read(tmp_pat
     assert transport.status() == OFFLINE
 
 
-def test_a_usb_transport_is_built_from_the_ids_without_touching_the_bus() -> None:
-    transport = UsbTransport(0x04B8, 0x0202, interface=0, in_ep=0x81, out_ep=0x02, timeout=2)
-
-    assert (transport.vendor_id, transport.product_id) == (0x04B8, 0x0202)
-    assert (transport.in_ep, transport.out_ep) == (0x81, 0x02)
-    assert transport.label == "USB 04b8:0202"
-
-
 def _usb_backend_present() -> bool:
     import usb.core  # type: ignore[import-untyped]
 

@@ -193,7 +193,7 @@ def test_f1_f2_offline_for_days_then_drains_in_order(
 
     def spy(path: str, **kwargs: Any) -> httpx.Response:
         if path.endswith("/sales/batch"):
-            sent.append([s["till_seq"] for s in kwargs["json"]["sales"]])
+            sent.append([s["till_seq"] for s in json.loads(kwargs["content"])["sales"]])
         return original_send(path, **kwargs)
 
     agent.sync.client.post = spy  # type: ignore[method-assign]
@@ -251,31 +251,35 @@ def test_f14_token_revoked_while_offline_then_repaired(
     assert agent.sync_now().revoked  # and stops sending until re-paired
     assert agent.journal.status().pending_sales == 10
     code = pairing_code(live.base_url, world, replaces=device_id)
-    again = pairing.pair(live.base_url, code, agent.data_dir)
+    again = pairing.pair(live.base_url, code, agent.data_dir)  # while the agent runs
     assert again.device_id != device_id
     assert (agent.data_dir / "token").stat().st_mode & 0o777 == 0o600
+    # The running agent picks up the new token by itself: no restart, the queue drains.
+    assert agent.status(ask_printer=False).sync_state != "revoked"
+    drain(agent)
+    assert agent.status(ask_printer=False).sync_state == "ok"
+    assert_hub_equals_journal(db, world.store_a, agent.journal)
+    with db.read() as s:
+        by_device = dict(
+            s.execute(
+                select(Sale.device_id, func.count())
+                .where(Sale.store_id == world.store_a)
+                .group_by(Sale.device_id)
+            ).all()
+        )
+    assert by_device == {device_id: 5, again.device_id: 10}
+    tills = httpx.get(
+        f"{live.base_url}/api/v1/stores/{world.store_a}/tills",
+        headers=world.headers("manager_a"),
+    ).json()
+    assert all(not t.get("missing") for t in tills), tills  # no gap across the re-pairing
     agent.close()
-    fresh = new_agent(agent.data_dir, live.base_url, sim)
+    restarted = new_agent(agent.data_dir, live.base_url, sim)  # and after a restart too
     try:
-        assert fresh.status(ask_printer=False).sync_state == "never"
-        drain(fresh)
-        assert_hub_equals_journal(db, world.store_a, fresh.journal)
-        with db.read() as s:
-            by_device = dict(
-                s.execute(
-                    select(Sale.device_id, func.count())
-                    .where(Sale.store_id == world.store_a)
-                    .group_by(Sale.device_id)
-                ).all()
-            )
-        assert by_device == {device_id: 5, again.device_id: 10}
-        tills = httpx.get(
-            f"{live.base_url}/api/v1/stores/{world.store_a}/tills",
-            headers=world.headers("manager_a"),
-        ).json()
-        assert all(not t.get("missing") for t in tills), tills  # no gap across the re-pairing
+        assert restarted.status(ask_printer=False).sync_state == "ok"
+        assert restarted.sync_now().ok
     finally:
-        fresh.close()
+        restarted.close()
 
 
 # --- F9, F11: the till as a child process ------------------------------------------------------

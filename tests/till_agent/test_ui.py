@@ -356,13 +356,22 @@ def test_return_by_receipt_number_with_a_partial_quantity(till: Till, sim: Print
             assert "не более 2" in shown(app, "#message")
             await enter(pilot, "1")
             assert isinstance(app.screen, ReturnScreen)
+            plan = till.plan_refund(sale, {1: 1000})
+            # Before anything is recorded the cashier sees what goes back, and the card part.
+            assert shown(app, "#message") == (
+                f"К возврату {money(plan.total_minor)}: наличными {money(plan.cash_minor)}, "
+                f"на карту {money(plan.card_minor)} (сумму на карту проведите на терминале)"
+            )
             await pilot.press("f10")
             await until(pilot, lambda: not app.busy)
             assert shown(app, "#message") == message_text("approval_needed", "ru")
             await pilot.press("tab")  # from the lines to the approval code
             await enter(pilot, "R1")
             await until(pilot, lambda: isinstance(app.screen, SellingScreen) and not app.busy)
-            assert shown(app, "#message").startswith("Возврат оформлен")
+            assert shown(app, "#message") == (
+                f"Возврат оформлен (чек № {sale.till_seq + 1}): наличными выдать "
+                f"{money(plan.cash_minor)}, на карту {money(plan.card_minor)}"
+            )
 
     asyncio.run(scenario())
     [refund] = till.journal.returns_of(sale.sale_uuid)

@@ -68,6 +68,9 @@ class PrinterState:
     paper: PaperState = "ok"
     drawer_open: bool = False
     responding: bool = True  # False: offline, DLE EOT gets no answer at all
+    # Paper runs out while printing: after this many more jobs with text the roll is empty
+    # (the job that empties it is cut short: its last lines never reach paper).
+    paper_left_jobs: int | None = None
 
 
 def status_byte(state: PrinterState, n: int) -> int:
@@ -264,7 +267,14 @@ class _Handler(socketserver.BaseRequestHandler):
         except OSError:
             pass  # the client went away; keep what arrived
         finally:
-            self.server.add_job(decoder.finish())
+            job = decoder.finish()
+            state = self.server.state
+            if job.lines and state.paper_left_jobs is not None:
+                state.paper_left_jobs -= 1
+                if state.paper_left_jobs <= 0:
+                    state.paper, state.paper_left_jobs = "out", None
+                    job.lines = job.lines[: len(job.lines) // 2]  # the rest never printed
+            self.server.add_job(job)
 
 
 class _Server(socketserver.ThreadingTCPServer):

@@ -23,6 +23,7 @@ from textual.worker import get_current_worker
 
 from till_agent.core import Done, Till
 from till_agent.messages import TillError
+from till_agent.receipt import has_cash_tender
 from till_agent.runtime import Agent, AgentStatus
 from till_agent.ui.dialogs import PrintProblemScreen, TillScreenMixin
 from till_agent.ui.login import LoginScreen
@@ -53,7 +54,7 @@ def till_status(till: Till, ask_printer: bool) -> AgentStatus:
         paired=None,
         sync_state="never",
         queue=till.journal.status(),
-        printer=till.printer_status() if ask_printer else None,
+        printer=till.printer_status(wait=False) if ask_printer else None,
         catalog_products=till.catalog.count(),
         catalog_error=None,
     )
@@ -220,7 +221,7 @@ class TillApp(App[None]):
             if reprint:
                 self.reprint(done.sale)
 
-        self.push_screen(PrintProblemScreen(problem), chosen)
+        self.push_screen(PrintProblemScreen(problem, drawer=has_cash_tender(done.sale)), chosen)
 
     def reprint(self, sale: SaleV1) -> None:
         self.run_blocking(

@@ -17,6 +17,7 @@ from textual.widgets.option_list import Option
 
 from till_agent.core import Till
 from till_agent.messages import Locale, TillError
+from till_agent.printer import PrinterError
 from till_agent.ui.texts import t
 from till_agent.ui.widgets import MessageLine, localize_bindings
 
@@ -237,11 +238,13 @@ class PrintProblemScreen(TillModal[bool]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "k_close"),
         Binding("f11", "reprint", "k_reprint"),
+        Binding("f9", "open_drawer", "k_open_drawer"),
     ]
 
-    def __init__(self, problem: str) -> None:
+    def __init__(self, problem: str, *, drawer: bool = False) -> None:
         super().__init__()
         self.problem = problem
+        self.drawer = drawer  # cash changed hands: the cashier may need the drawer open
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
@@ -251,18 +254,38 @@ class PrintProblemScreen(TillModal[bool]):
             yield MessageLine(id="message")
             with Horizontal(classes="buttons"):
                 yield Button(self.t("reprint"), id="reprint", variant="warning", compact=True)
+                if self.drawer:
+                    yield Button(f"{self.t('k_open_drawer')} F9", id="drawer", compact=True)
                 yield Button(self.t("later"), id="cancel", compact=True)
 
     def on_mount(self) -> None:
         self.query_one("#reprint", Button).focus()
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return self.drawer if action == "open_drawer" else True
+
     def action_reprint(self) -> None:
         self.dismiss(True)
+
+    def action_open_drawer(self) -> None:
+        """Open the drawer once, on the cashier's request (change for a cash sale)."""
+        if not self.drawer or self.till_app.busy:
+            return
+        self.till_app.run_blocking(self.till.open_drawer, then=self.drawer_done)
+
+    def drawer_done(self, error: PrinterError | None) -> None:
+        if error is None:
+            self.say(self.t("drawer_opened"))
+        else:
+            self.say(error.message(self.locale), error=True)
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "reprint":  # Later is TillModal's cancel
             event.stop()
             self.dismiss(True)
+        elif event.button.id == "drawer":
+            event.stop()
+            self.action_open_drawer()
 
 
 __all__ = [

@@ -56,7 +56,13 @@ class ReturnFlow:
     def refunded(self, done: Done | None) -> None:
         if done is None:
             return
-        said = self.t("refund_done", seq=done.sale.till_seq, total=done.sale.total_minor)
+        paid = {p.tender: p.amount_minor for p in done.sale.payments}
+        said = self.t(
+            "refund_done",
+            seq=done.sale.till_seq,
+            cash=paid.get("cash", 0),
+            card=paid.get("card", 0),
+        )
         self.screen.say(said)
         self.app.print_outcome(done, said)
 
@@ -119,6 +125,25 @@ class ReturnScreen(TillModal[Done]):
         table = self.query_one("#return-lines", DataTable)
         table.update_cell(
             str(line_no), "col_return", self.qty(line_no, qty_milli) if qty_milli else ""
+        )
+        self.show_plan()
+
+    def show_plan(self) -> None:
+        """What will go back, by tender, before anything is recorded: the card part is what
+        the cashier refunds on the terminal."""
+        quantities = {n: q for n, q in self.quantities.items() if q}
+        if not quantities:
+            self.say("")
+            return
+        try:
+            plan = self.till.plan_refund(self.sale, quantities)
+        except TillError as exc:
+            self.say_error(exc)
+            return
+        self.say(
+            self.t(
+                "refund_plan", total=plan.total_minor, cash=plan.cash_minor, card=plan.card_minor
+            )
         )
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:

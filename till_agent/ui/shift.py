@@ -68,12 +68,16 @@ class ShiftFlow:
             if entered is None:
                 return
             amount, reason = entered
-            self.app.run_blocking(
-                lambda: self.till.cash_move(kind, amount, reason),
-                then=lambda _: self.screen.say(
-                    self.t("cash_moved", what=self.t(kind), amount=amount)
-                ),
-            )
+
+            def moved(result: tuple[object, PrinterError | None]) -> None:
+                said = self.t("cash_moved", what=self.t(kind), amount=amount)
+                drawer = result[1]
+                if drawer is None:
+                    self.screen.say(said)
+                else:  # recorded; the drawer did not open: say why
+                    self.screen.say(f"{said}. {drawer.message(self.screen.locale)}", error=True)
+
+            self.app.run_blocking(lambda: self.till.cash_move(kind, amount, reason), then=moved)
 
         fields = [Field("amount", label), Field("reason", self.t("reason"))]
         self.app.push_screen(AskScreen(self.t(kind), fields, check), done)

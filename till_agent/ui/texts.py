@@ -22,6 +22,8 @@ UI: dict[str, dict[str, str]] = {
     "k_return": {"ru": "Возврат", "en": "Return"},
     "k_pay": {"ru": "Оплата", "en": "Pay"},
     "k_reprint": {"ru": "Печать", "en": "Reprint"},
+    "k_open_drawer": {"ru": "Открыть ящик", "en": "Open drawer"},
+    "drawer_opened": {"ru": "Денежный ящик открыт", "en": "Cash drawer opened"},
     "k_logout": {"ru": "Выход", "en": "Log out"},
     "k_cancel": {"ru": "Отмена", "en": "Cancel"},
     "k_ok": {"ru": "Готово", "en": "OK"},
@@ -144,8 +146,14 @@ UI: dict[str, dict[str, str]] = {
         "en": "Enter/F2 sets the line's quantity, F4 returns everything",
     },
     "refund_done": {
-        "ru": "Возврат оформлен (чек № {seq}): выплатить {total}",
-        "en": "Refund done (receipt {seq}): pay back {total}",
+        "ru": "Возврат оформлен (чек № {seq}): наличными выдать {cash}, на карту {card}",
+        "en": "Refund done (receipt {seq}): pay out {cash} in cash, {card} to the card",
+    },
+    "refund_plan": {
+        "ru": "К возврату {total}: наличными {cash}, на карту {card} (сумму на карту "
+        "проведите на терминале)",
+        "en": "To refund {total}: {cash} in cash, {card} to the card (refund the card part "
+        "on the terminal)",
     },
     # status bar
     "sync_ok": {"ru": "Сервер: связь есть", "en": "Hub: connected"},
@@ -164,7 +172,7 @@ UI: dict[str, dict[str, str]] = {
     "nobody": {"ru": "Кассир не вошёл", "en": "Nobody logged in"},
 }
 
-_MONEY_PARAMS = frozenset({"amount", "total", "change"})
+_MONEY_PARAMS = frozenset({"amount", "total", "change", "cash", "card"})
 
 
 def t(key: str, locale: Locale, **params: Any) -> str:
