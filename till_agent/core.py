@@ -15,7 +15,7 @@ import sqlite3
 import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
@@ -144,7 +144,14 @@ class Till:
 
     @property
     def locale(self) -> Locale:
+        """The screen's language (till.toml)."""
         return self.layout.locale
+
+    @property
+    def paper_locale(self) -> Locale:
+        """Receipts and reports are in the store's language (from the hub's feed)."""
+        store = self.catalog.store()
+        return store.language if store is not None else self.layout.locale
 
     # --- cashiers --------------------------------------------------------------------------
 
@@ -462,7 +469,9 @@ class Till:
                 if store is not None
                 else StoreHeader(name="Kassa")
             )
-            self._renderer = (key, ReceiptRenderer(header, self.layout, self.till_name))
+            # Paper speaks the store's language (the feed's); the screen the till's (till.toml).
+            layout = replace(self.layout, locale=self.paper_locale)
+            self._renderer = (key, ReceiptRenderer(header, layout, self.till_name))
         return self._renderer[1]
 
     def printer_status(self, *, wait: bool = True) -> PrinterStatus | None:
@@ -535,10 +544,11 @@ class Till:
         return self._print_document(report)
 
     def _print_document(self, report: ShiftReport) -> PrinterError | None:
-        return self._send(self._renderer_now().render_document(*report_rows(self, report)))
+        rows = report_rows(self, report, self.paper_locale)
+        return self._send(self._renderer_now().render_document(*rows))
 
     def print_test_page(self, rows: list[tuple[str, str] | str]) -> PrinterError | None:
-        title = "ТЕСТОВАЯ СТРАНИЦА" if self.locale == "ru" else "TEST PAGE"
+        title = "ТЕСТОВАЯ СТРАНИЦА" if self.paper_locale == "ru" else "TEST PAGE"
         return self._send(self._renderer_now().render_document(title, rows))
 
     def kick_drawer(self) -> PrinterError | None:
@@ -781,9 +791,11 @@ REPORT_LABELS = {
 }
 
 
-def report_rows(till: Till, report: ShiftReport) -> tuple[str, list[tuple[str, str] | str]]:
+def report_rows(
+    till: Till, report: ShiftReport, locale: Locale | None = None
+) -> tuple[str, list[tuple[str, str] | str]]:
     """The printed (and shown) X/Z report: title and rows, in the till's language."""
-    t = REPORT_LABELS[till.locale]
+    t = REPORT_LABELS[locale or till.locale]
     f = report.figures
     currency = till._currency()
 

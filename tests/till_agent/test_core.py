@@ -288,3 +288,27 @@ def test_two_lines_of_one_product_are_returned_line_by_line(till: Till) -> None:
         for payment in refund.payments:
             back[payment.tender] += payment.amount_minor
     assert back == {"card": 20000, "cash": sale.total_minor - 20000}
+
+
+def test_receipts_speak_the_stores_language_whatever_the_screens(
+    tmp_path, sim: PrinterSim, clock: Clock
+) -> None:  # type: ignore[no-untyped-def]
+    """An English-speaking cashier's till in a Russian store prints Russian receipts and
+    reports (the store's language comes from the hub's feed), and says its errors in English."""
+    transport = NetworkTransport(sim.host, sim.port, timeout=2.0)
+    till = make_till(tmp_path, transport, layout=PrinterLayout(locale="en"), clock=clock)
+    try:
+        opened(till)
+        with pytest.raises(TillError) as empty:
+            till.pay([Payment("cash", 100)])
+        assert empty.value.text(till.locale) == "The basket is empty"
+        till.scan(BREAD)
+        till.pay([Payment("cash", 10000)])
+        till.x_report()
+        receipt, report = receipts(sim, 2)
+        assert (
+            "Кассир" in receipt.text and "ИТОГО" in receipt.text and "Cashier" not in receipt.text
+        )
+        assert "X-ОТЧЁТ" in report.text
+    finally:
+        till.journal.close()

@@ -130,6 +130,9 @@ class TillApp(App[None]):
     # --- life cycle -------------------------------------------------------------------------
 
     def on_mount(self) -> None:
+        store = self.till.catalog.store()
+        parts = [store.name if store is not None else "Kassa", self.till.till_name]
+        self.title = " — ".join(p for p in parts if p)
         self.push_screen(LoginScreen())
         self.set_interval(self.status_interval, self.poll_status)
         self.poll_status()
