@@ -9,20 +9,19 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
 from tests.conftest import PIN
 from tests.hub.live_hub import LiveHub
-from tests.hub.sales_fixtures import Shop, seed_shop
+from tests.hub.sales_fixtures import Shop
+from tests.till_agent.fixtures import pairing_code
 from till_agent.basket import Payment
 from till_agent.printer import NetworkTransport
 from till_agent.runtime import Agent
-from till_agent.sim.printer_server import PrinterSim, printer_server
+from till_agent.sim.printer_server import PrinterSim
 from till_agent.sim.scanner import VirtualSerialScanner
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -37,33 +36,6 @@ def kassa(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
         text=True,
         timeout=timeout,
     )
-
-
-@pytest.fixture
-def shop(world, db) -> Shop:  # type: ignore[no-untyped-def]
-    return seed_shop(db, world.store_a)
-
-
-@pytest.fixture
-def live(db_url, shop) -> Iterator[LiveHub]:  # type: ignore[no-untyped-def]
-    with LiveHub(db_url) as hub:
-        yield hub
-
-
-@pytest.fixture
-def sim() -> Iterator[PrinterSim]:
-    with printer_server() as printer:
-        yield printer
-
-
-def code_for(live: LiveHub, world: Any) -> str:
-    response = httpx.post(
-        f"{live.base_url}/api/v1/stores/{world.store_a}/pairing-codes",
-        json={"device_name": "Касса у входа"},
-        headers=world.headers("manager_a"),
-    )
-    assert response.status_code == 201, response.text
-    return str(response.json()["code"])
 
 
 def write_config(tmp_path: Path, sim: PrinterSim, scanner_port: str | None = None) -> Path:
@@ -92,7 +64,14 @@ def test_pair_keeps_the_token_private_and_loads_the_catalog(
     assert not (tmp_path / "till" / "token").exists()
 
     done = kassa(
-        "till", "pair", "--hub", live.base_url, "--code", code_for(live, world), "-c", str(config)
+        "till",
+        "pair",
+        "--hub",
+        live.base_url,
+        "--code",
+        pairing_code(live.base_url, world, device_name="Касса у входа"),
+        "-c",
+        str(config),
     )
     assert done.returncode == 0, done.stderr
     assert "Касса у входа" in done.stdout and "Catalog: 3 products" in done.stdout
@@ -114,7 +93,14 @@ def test_status_shows_the_queue_the_hub_contact_and_the_printer(
 ) -> None:
     config = write_config(tmp_path, sim)
     paired = kassa(
-        "till", "pair", "--hub", live.base_url, "--code", code_for(live, world), "-c", str(config)
+        "till",
+        "pair",
+        "--hub",
+        live.base_url,
+        "--code",
+        pairing_code(live.base_url, world, device_name="Касса у входа"),
+        "-c",
+        str(config),
     )
     assert paired.returncode == 0, paired.stderr
     agent = Agent(tmp_path / "till", NetworkTransport(sim.host, sim.port), hub_url=live.base_url)
@@ -150,7 +136,7 @@ def test_doctor_prints_a_test_page_pulses_the_drawer_and_reads_a_scan(
             "--hub",
             live.base_url,
             "--code",
-            code_for(live, world),
+            pairing_code(live.base_url, world, device_name="Касса у входа"),
             "-c",
             str(config),
         )

@@ -28,7 +28,8 @@ from hub.sales.models import Sale, SaleLine
 from hub.shifts.models import ShiftEvent
 from tests.conftest import PIN
 from tests.hub.live_hub import LiveHub
-from tests.hub.sales_fixtures import Shop, seed_shop
+from tests.hub.sales_fixtures import Shop
+from tests.till_agent.fixtures import pairing_code
 from till_agent import pairing
 from till_agent.basket import Payment
 from till_agent.core import Till
@@ -41,29 +42,6 @@ from wire.canonical import GENESIS_HASH
 from wire.v1 import sale_hash
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def shop(world, db) -> Shop:  # type: ignore[no-untyped-def]
-    return seed_shop(db, world.store_a)
-
-
-@pytest.fixture
-def live(db_url, shop) -> Iterator[LiveHub]:  # type: ignore[no-untyped-def]
-    with LiveHub(db_url) as hub:
-        yield hub
-        hub.stop()
-        assert "Traceback" not in hub.output(), hub.output()[-4000:]
-
-
-def pairing_code(base_url: str, world: Any, *, replaces: int | None = None) -> str:
-    response = httpx.post(
-        f"{base_url}/api/v1/stores/{world.store_a}/pairing-codes",
-        json={"device_name": "Касса 1", "replaces_device_id": replaces},
-        headers=world.headers("manager_a"),
-    )
-    assert response.status_code == 201, response.text
-    return str(response.json()["code"])
 
 
 def new_agent(data_dir: Path, base_url: str, sim: PrinterSim, **kwargs: Any) -> Agent:
