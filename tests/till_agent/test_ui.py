@@ -520,3 +520,36 @@ def test_english_labels(tmp_path, sim: PrinterSim, clock: Clock) -> None:  # typ
         asyncio.run(scenario())
     finally:
         till.journal.close()
+
+
+def test_a_hundred_receipts_in_a_row_from_the_screen_decode_in_cyrillic(
+    till: Till, sim: PrinterSim
+) -> None:
+    """One running app, 100 sales scanned on the pty scanner and paid from the payment dialog:
+    the 1st, 2nd and 100th receipt (and every other) decode with correct Cyrillic."""
+    opened(till)
+    with VirtualSerialScanner() as port:
+        scanner = SerialScanner(port.port_path)
+
+        async def scenario() -> None:
+            app = app_for(till, scanner=scanner)
+            async with app.run_test(size=SIZE) as pilot:
+                await log_in(pilot)
+                assert await asyncio.to_thread(scanner.wait_connected, 5)
+                for n in range(100):
+                    port.scan(MILK if n % 2 else BREAD)
+                    await until(pilot, lambda: len(till.basket.lines) == 1, "the scan")
+                    await pay(
+                        pilot, card=money(till.basket.totals().total_minor)[:-5], approval=str(n)
+                    )
+
+        asyncio.run(scenario())
+    sales = till.journal.sales()
+    assert len(sales) == 100 and till.unprinted() == []
+    jobs = [j for j in printed(sim) if j.lines]
+    assert len(jobs) == 100
+    for n, job in enumerate(jobs):
+        text = " ".join(job.text.split())
+        assert "Магазин" in text and "Кассир Иванова Мария" in text, n
+        assert ("Молоко" if n % 2 else "Хлеб Бородинский") in text, n
+        assert job.qr_payloads == [str(sales[n].sale_uuid)]
