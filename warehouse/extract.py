@@ -1,0 +1,187 @@
+"""Incremental, idempotent extract of the hub into the warehouse's raw layer.
+
+For each source table: read the hub's change counter first (`high`), then stream
+`cursor < change_seq <= high` with ADBC (Arrow record batches, no Python rows) into DuckDB, and
+replace those keys in `raw_<table>`. The hub holds a counter's row lock until commit, so every
+row numbered up to `high` is committed and nothing is ever skipped; an updated row gets a new
+number and is extracted again. Each table's rows and its new cursor are written in one DuckDB
+transaction: a run that dies half-way is simply run again, and a second run adds nothing.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import duckdb
+
+from warehouse.sources import SOURCES, Source
+
+STATE = "_extract_state"
+
+
+class ExtractError(RuntimeError):
+    """The hub could not be read; the message says which and what to check."""
+
+
+@dataclass
+class Extracted:
+    rows: dict[str, int] = field(default_factory=dict)  # table -> rows extracted this run
+    cursors: dict[str, int] = field(default_factory=dict)  # table -> cursor after the run
+    seconds: float = 0.0
+
+    @property
+    def total(self) -> int:
+        return sum(self.rows.values())
+
+
+def open_warehouse(path: str | Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """The warehouse file; nothing is ever downloaded (extension auto-install is off) and every
+    timestamp is read and written in UTC."""
+    if not read_only:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(
+        str(path),
+        read_only=read_only,
+        config={"autoinstall_known_extensions": False, "autoload_known_extensions": False},
+    )
+    con.execute("SET TimeZone = 'UTC'")
+    return con
+
+
+def _adbc_target(hub_url: str) -> tuple[str, str]:
+    """('sqlite', path) or ('postgresql', uri) from a SQLAlchemy-style database URL."""
+    parts = urlsplit(hub_url)
+    scheme = parts.scheme.split("+")[0]
+    if scheme == "sqlite":
+        path = hub_url.split(":///", 1)[1] if ":///" in hub_url else ""
+        if not path or path == ":memory:":
+            raise ExtractError(f"the hub database must be a file to extract from (got {hub_url})")
+        return "sqlite", path
+    if scheme in ("postgresql", "postgres"):
+        return "postgresql", urlunsplit(("postgresql", *parts[1:]))
+    raise ExtractError(f"cannot extract from {scheme!r}: the hub runs on SQLite or PostgreSQL")
+
+
+@contextmanager
+def hub_connection(hub_url: str) -> Iterator[tuple[str, Any]]:
+    """An ADBC connection to the hub database (read-only use)."""
+    kind, target = _adbc_target(hub_url)
+    try:
+        if kind == "sqlite":
+            if not Path(target).exists():
+                raise ExtractError(f"no hub database at {target}: check KASSA_DATABASE_URL")
+            import adbc_driver_sqlite.dbapi as driver
+
+            con = driver.connect(f"file:{target}?mode=ro")
+        else:
+            import adbc_driver_postgresql.dbapi as driver  # type: ignore[no-redef]
+
+            con = driver.connect(target)
+    except ExtractError:
+        raise
+    except Exception as exc:
+        raise ExtractError(f"cannot open the hub database ({kind}): {exc}") from exc
+    try:
+        yield kind, con
+    finally:
+        con.close()
+
+
+def _select(source: Source, kind: str, cursor: int, high: int) -> str:
+    """The source query; UUIDs come as text from PostgreSQL (DuckDB casts them back)."""
+    names = [
+        f'"{name}"::text AS "{name}"' if kind == "postgresql" and ty == "UUID" else f'"{name}"'
+        for name, ty in source.columns
+    ]
+    return (
+        f"SELECT {', '.join(names)} FROM {source.table} "  # noqa: S608 - names from SOURCES
+        f"WHERE change_seq > {int(cursor)} AND change_seq <= {int(high)}"
+    )
+
+
+def ensure_schema(duck: duckdb.DuckDBPyConnection) -> None:
+    duck.execute(
+        f"CREATE TABLE IF NOT EXISTS {STATE} (source VARCHAR PRIMARY KEY, cursor BIGINT NOT NULL, "
+        "extracted_at TIMESTAMP NOT NULL)"
+    )
+    for source in SOURCES:
+        columns = ", ".join(f'"{name}" {ty}' for name, ty in source.columns)
+        duck.execute(f"CREATE TABLE IF NOT EXISTS {source.raw} ({columns})")
+
+
+def cursors(duck: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    return dict(duck.execute(f"SELECT source, cursor FROM {STATE}").fetchall())  # noqa: S608
+
+
+def extract(hub_url: str, duck: duckdb.DuckDBPyConnection) -> Extracted:
+    """Bring every raw table up to the hub's current change counters."""
+    started = time.perf_counter()
+    ensure_schema(duck)
+    done = Extracted()
+    known = cursors(duck)
+    with hub_connection(hub_url) as (kind, hub):
+        highs = _counters(hub)
+        for source in SOURCES:
+            cursor = known.get(source.table, 0)
+            high = highs.get(source.counter, 0)
+            if high < cursor:
+                raise ExtractError(
+                    f"the hub's {source.counter!r} counter ({high}) is behind the warehouse's "
+                    f"cursor for {source.table} ({cursor}): the hub was restored from a backup; "
+                    "rebuild the warehouse from scratch"
+                )
+            done.rows[source.table] = (
+                0 if high == cursor else _load(duck, hub, kind, source, cursor, high)
+            )
+            done.cursors[source.table] = high
+    done.seconds = time.perf_counter() - started
+    return done
+
+
+def _counters(hub: Any) -> dict[str, int]:
+    cur = hub.cursor()
+    try:
+        cur.execute("SELECT name, value FROM change_counter")
+        return {str(name): int(value) for name, value in cur.fetchall()}
+    finally:
+        cur.close()
+
+
+def _load(
+    duck: duckdb.DuckDBPyConnection, hub: Any, kind: str, source: Source, cursor: int, high: int
+) -> int:
+    cur = hub.cursor()
+    try:
+        cur.execute(_select(source, kind, cursor, high))
+        batches = cur.fetch_record_batch()
+        casts = ", ".join(f'CAST("{name}" AS {ty}) AS "{name}"' for name, ty in source.columns)
+        match = " AND ".join(f'{source.raw}."{k}" = fresh."{k}"' for k in source.key)
+        duck.execute("BEGIN")
+        try:
+            duck.register("incoming", batches)
+            duck.execute(f"CREATE OR REPLACE TEMP TABLE fresh AS SELECT {casts} FROM incoming")  # noqa: S608
+            duck.unregister("incoming")
+            count = int(duck.execute("SELECT count(*) FROM fresh").fetchall()[0][0])
+            duck.execute(f"DELETE FROM {source.raw} USING fresh WHERE {match}")  # noqa: S608
+            duck.execute(f"INSERT INTO {source.raw} SELECT * FROM fresh")  # noqa: S608
+            duck.execute(
+                f"INSERT OR REPLACE INTO {STATE} VALUES (?, ?, now()::TIMESTAMP)",  # noqa: S608
+                [source.table, high],
+            )
+            duck.execute("DROP TABLE fresh")
+            duck.execute("COMMIT")
+        except BaseException:
+            duck.execute("ROLLBACK")
+            raise
+        return count
+    finally:
+        cur.close()
+
+
+__all__ = ["ExtractError", "Extracted", "cursors", "ensure_schema", "extract", "open_warehouse"]
