@@ -34,10 +34,11 @@ from hub.migrate import upgrade
 from hub.settings import Settings
 from hub.staff.models import User
 from hub.stores.models import Store
-from kassa import demo_proof, demo_report, demo_seed, demo_trade
+from kassa import demo_proof, demo_report, demo_seed, demo_trade, demo_warehouse
 from kassa.demo_proof import FeedProof
 from kassa.demo_seed import Login, Till
 from kassa.demo_trade import TradeSummary
+from kassa.demo_warehouse import WarehouseSummary
 
 
 @dataclass
@@ -73,6 +74,7 @@ class DemoSummary:
     barcode_lookup: str
     logins: list[Login]
     trade: TradeSummary
+    warehouse: WarehouseSummary
     seconds: float
 
 
@@ -119,6 +121,8 @@ def run_demo(
             "a count, a transfer, a write-off..."
         ):
             trade = demo_trade.trade(settings, db, tills, logins, days=days, root=root)
+        with console.status("Extracting the hub into the DuckDB warehouse and building marts..."):
+            warehouse = demo_warehouse.refresh(url, root / "warehouse.duckdb")
         summary = _summarize(
             db,
             root=root,
@@ -134,6 +138,7 @@ def run_demo(
             lookup=lookup,
             logins=logins,
             trade=trade,
+            warehouse=warehouse,
             started=started,
         )
     finally:
@@ -176,6 +181,7 @@ def _summarize(
     lookup: str,
     logins: list[Login],
     trade: TradeSummary,
+    warehouse: WarehouseSummary,
     started: float,
 ) -> DemoSummary:
     def count(model: Any, *where: Any) -> int:
@@ -214,5 +220,6 @@ def _summarize(
         barcode_lookup=lookup,
         logins=logins,
         trade=trade,
+        warehouse=warehouse,
         seconds=time.perf_counter() - started,
     )

@@ -51,6 +51,7 @@ def print_summary(console: Console, summary: DemoSummary) -> None:
     table.add_row("barcode search", "", summary.barcode_lookup)
     console.print(table)
     _print_trade(console, summary)
+    _print_warehouse(console, summary)
 
     people = Table(title="Sign-ins (also in staff.json, readable only by you)", header_style="bold")
     people.add_column("role")
@@ -145,4 +146,35 @@ def _print_trade(console: Console, summary: DemoSummary) -> None:
         table.add_row("Z report", "", t.z_report)
     for line in t.over_short:
         table.add_row("over/short", "", line)
+    console.print(table)
+
+
+def _print_warehouse(console: Console, summary: DemoSummary) -> None:
+    w = summary.warehouse
+    table = Table(title="The warehouse (DuckDB), read back", show_header=True, header_style="bold")
+    table.add_column("what")
+    table.add_column("figure", justify="right")
+    table.add_column("details")
+    table.add_row(
+        "extract",
+        str(w.extracted_rows),
+        f"rows from 21 hub tables by change sequence in {w.extract_seconds:.1f} s; "
+        f"a second run added {w.again_rows}",
+    )
+    table.add_row(
+        "facts",
+        str(w.fact_rows),
+        f"fct_sale_line (returns negative), rpt_daily_sales over {w.days} store days, "
+        f"built in {w.build_seconds:.2f} s",
+    )
+    margin = w.gross_profit_minor * 1000 // max(w.revenue_ex_vat_minor, 1) / 10
+    table.add_row(
+        "revenue",
+        _rub(w.revenue_minor),
+        f"{_rub(w.revenue_ex_vat_minor)} without VAT; gross profit {_rub(w.gross_profit_minor)}, "
+        f"margin {margin:.1f} % (cost per line, from the snapshots)",
+    )
+    for name, revenue, profit in w.per_store:
+        table.add_row("store", _rub(revenue), f"{name}: gross profit {_rub(profit)}")
+    table.add_row("file", "", str(w.path))
     console.print(table)

@@ -210,3 +210,14 @@ def test_weeks_of_trading_went_through_the_api_exactly_once(
     } <= kinds
     assert trade.revenue_ex_vat_minor - trade.cogs_minor > 0
     assert "days of trading on the real till agent" in demo[1]
+
+
+def test_the_warehouse_holds_the_same_sales(demo: tuple[DemoSummary, str]) -> None:
+    """The demo's warehouse step: everything extracted once, the mart's revenue is the hub's."""
+    w, trade = demo[0].warehouse, demo[0].trade
+    assert w.path.exists() and w.extracted_rows > trade.created and w.again_rows == 0
+    assert w.revenue_minor == trade.revenue_minor
+    assert w.revenue_ex_vat_minor == trade.revenue_ex_vat_minor
+    assert w.fact_rows == trade.lines + trade.returns  # one line per refund in the demo
+    assert 0 < w.gross_profit_minor < w.revenue_ex_vat_minor
+    assert "The warehouse (DuckDB), read back" in demo[1]
