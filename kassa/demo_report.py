@@ -164,7 +164,7 @@ def _print_warehouse(console: Console, summary: DemoSummary) -> None:
     table.add_row(
         "facts",
         str(w.fact_rows),
-        f"fct_sale_line (returns negative), rpt_daily_sales over {w.days} store days, "
+        f"fct_sale_line (returns negative), rpt_daily_sales over {w.days} days, "
         f"built in {w.build_seconds:.2f} s",
     )
     margin = w.gross_profit_minor * 1000 // max(w.revenue_ex_vat_minor, 1) / 10
