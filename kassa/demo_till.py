@@ -73,7 +73,8 @@ class DemoTill:
         return self.till.scan(self.scan(code))
 
     def receipts(self) -> list[PrintJob]:
-        return [j for j in self.printer.jobs if j.lines or j.cuts]
+        """Receipts and reports on paper (drawer-only pulses left out)."""
+        return [j for j in self.printer.printed() if j.lines]
 
 
 @contextlib.contextmanager

@@ -139,6 +139,7 @@ class Till:
         self.cashier: CashierV1 | None = None
         self.basket = Basket()
         self._renderer: tuple[Any, ReceiptRenderer] | None = None
+        self._shift: tuple[ShiftState | None] | None = None  # None: not read yet
         self._printer_lock = threading.Lock()  # one conversation with the printer at a time
         self._hasher = PasswordHasher()
 
@@ -190,13 +191,18 @@ class Till:
     # --- shifts ----------------------------------------------------------------------------
 
     def shift(self) -> ShiftState | None:
-        """The till's latest shift (closed or not)."""
-        last = self.journal.last_shift()
-        if last is None:
-            return None
-        shift_uuid, closed = last
-        opened = next(e for e in self.journal.shift_events(shift_uuid) if e.kind == "open")
-        return ShiftState(shift_uuid, opened.at, opened.cashier_id, closed)
+        """The till's latest shift (closed or not). Read from the journal once and kept until
+        this till journals a shift event: every scan asks, and only this Till writes them."""
+        if self._shift is None:
+            last = self.journal.last_shift()
+            state = None
+            if last is not None:
+                shift_uuid, closed = last
+                events = self.journal.shift_events(shift_uuid)
+                opened = next(e for e in events if e.kind == "open")
+                state = ShiftState(shift_uuid, opened.at, opened.cashier_id, closed)
+            self._shift = (state,)
+        return self._shift[0]
 
     def open_shift_state(self) -> ShiftState | None:
         state = self.shift()
@@ -239,7 +245,7 @@ class Till:
         """The running shift's figures, printed."""
         self._cashier()
         report = self.report("X")
-        return report, self._print_document(report)
+        return report, self.print_report(report)
 
     def close_shift(self, counted_minor: int) -> tuple[ShiftReport, PrinterError | None]:
         """Close with the blind count (the cashier counts before seeing what is expected):
@@ -258,7 +264,7 @@ class Till:
             reason=None,
         )
         report = self.report("Z", state.shift_uuid)
-        return report, self._print_document(report)
+        return report, self.print_report(report)
 
     def report(self, kind: str, shift_uuid: UUID | None = None) -> ShiftReport:
         if shift_uuid is None:
@@ -309,6 +315,7 @@ class Till:
             event = self.journal.commit_shift_event(draft)
         except JournalError as exc:
             raise TillError("not_recorded", detail=str(exc.__cause__ or exc)) from exc
+        self._shift = None  # read again on the next ask
         self._committed()
         return event
 
@@ -418,7 +425,7 @@ class Till:
             list(payments),
             cashier_id=cashier.id,
             shift_uuid=shift.shift_uuid,
-            currency=self._currency(),
+            currency=self.currency,
             created_at=self.clock(),
         )
         if draft["change_minor"] > MAX_CHANGE_MINOR:  # a slip: a barcode typed into "cash"
@@ -448,7 +455,8 @@ class Till:
         self._committed()
         return sale
 
-    def _currency(self) -> str:
+    @property
+    def currency(self) -> str:
         store = self.catalog.store()
         return store.currency if store is not None else "RUB"
 
@@ -540,10 +548,7 @@ class Till:
             log.exception("could not record that receipt %s was printed", sale.till_seq)
 
     def print_report(self, report: ShiftReport) -> PrinterError | None:
-        """Print an X or Z report (again, e.g. after the printer was fixed)."""
-        return self._print_document(report)
-
-    def _print_document(self, report: ShiftReport) -> PrinterError | None:
+        """Print an X or Z report (at the X/close, or again after the printer was fixed)."""
         rows = report_rows(self, report, self.paper_locale)
         return self._send(self._renderer_now().render_document(*rows))
 
@@ -797,7 +802,7 @@ def report_rows(
     """The printed (and shown) X/Z report: title and rows, in the till's language."""
     t = REPORT_LABELS[locale or till.locale]
     f = report.figures
-    currency = till._currency()
+    currency = till.currency
 
     def money(value: int | None) -> str:
         return "-" if value is None else format_amount(value, currency)

@@ -38,6 +38,12 @@ def kassa(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     )
 
 
+def pair(live: LiveHub, world: Any, config: Path) -> subprocess.CompletedProcess[str]:
+    """`kassa till pair` with a fresh code from store A's manager."""
+    code = pairing_code(live.base_url, world, device_name="Касса у входа")
+    return kassa("till", "pair", "--hub", live.base_url, "--code", code, "-c", str(config))
+
+
 def write_config(tmp_path: Path, sim: PrinterSim, scanner_port: str | None = None) -> Path:
     scanner = (
         f'[scanner]\nkind = "serial"\nport = "{scanner_port}"\n'
@@ -63,16 +69,7 @@ def test_pair_keeps_the_token_private_and_loads_the_catalog(
     assert "refused the pairing code" in bad.stderr and "Traceback" not in bad.stderr
     assert not (tmp_path / "till" / "token").exists()
 
-    done = kassa(
-        "till",
-        "pair",
-        "--hub",
-        live.base_url,
-        "--code",
-        pairing_code(live.base_url, world, device_name="Касса у входа"),
-        "-c",
-        str(config),
-    )
+    done = pair(live, world, config)
     assert done.returncode == 0, done.stderr
     assert "Касса у входа" in done.stdout and "Catalog: 3 products" in done.stdout
     token = tmp_path / "till" / "token"
@@ -92,16 +89,7 @@ def test_status_shows_the_queue_the_hub_contact_and_the_printer(
     tmp_path: Path, live: LiveHub, world: Any, sim: PrinterSim, shop: Shop
 ) -> None:
     config = write_config(tmp_path, sim)
-    paired = kassa(
-        "till",
-        "pair",
-        "--hub",
-        live.base_url,
-        "--code",
-        pairing_code(live.base_url, world, device_name="Касса у входа"),
-        "-c",
-        str(config),
-    )
+    paired = pair(live, world, config)
     assert paired.returncode == 0, paired.stderr
     agent = Agent(tmp_path / "till", NetworkTransport(sim.host, sim.port), hub_url=live.base_url)
     try:
@@ -130,16 +118,7 @@ def test_doctor_prints_a_test_page_pulses_the_drawer_and_reads_a_scan(
 ) -> None:
     with VirtualSerialScanner() as scanner:
         config = write_config(tmp_path, sim, scanner.port_path)
-        paired = kassa(
-            "till",
-            "pair",
-            "--hub",
-            live.base_url,
-            "--code",
-            pairing_code(live.base_url, world, device_name="Касса у входа"),
-            "-c",
-            str(config),
-        )
+        paired = pair(live, world, config)
         assert paired.returncode == 0, paired.stderr
 
         def scan_later() -> None:

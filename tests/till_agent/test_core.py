@@ -5,7 +5,6 @@ receipt on paper, returns by the original tenders, X and Z reports, printer faul
 from __future__ import annotations
 
 import datetime as dt
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -15,7 +14,7 @@ from till_agent.basket import Payment
 from till_agent.core import Till, TillError
 from till_agent.printer import NetworkTransport
 from till_agent.receipt import PrinterLayout
-from till_agent.sim.printer_server import PrinterSim, PrintJob
+from till_agent.sim.printer_server import PrinterSim
 from wire.v1 import reconcile_sale
 
 
@@ -25,17 +24,6 @@ def till(tmp_path, sim: PrinterSim, clock: Clock) -> Iterator[Till]:  # type: ig
     t = make_till(tmp_path, transport, layout=PrinterLayout(width=42), clock=clock)
     yield t
     t.journal.close()
-
-
-def receipts(sim: PrinterSim, count: int) -> list[PrintJob]:
-    """The first `count` print jobs (status-only connections left out), waiting for the
-    simulator to finish decoding them."""
-    deadline = time.monotonic() + 5
-    while True:
-        jobs = [j for j in sim.jobs if j.lines or j.cuts or j.drawer_pulses]
-        if len(jobs) >= count or time.monotonic() > deadline:
-            return jobs
-        time.sleep(0.01)
 
 
 def opened(till: Till, float_minor: int = 500_00) -> Till:
@@ -82,7 +70,7 @@ def test_sale_with_weight_discount_and_mixed_tenders_prints_the_receipt(
     assert reconcile_sale(sale) == []
     assert sale.change_minor == 20000 + 50000 - total
     assert till.basket.lines == []
-    [job] = receipts(sim, 1)
+    [job] = sim.printed(1)
     text = job.text
     for expected in (
         "Магазин «У дома»".replace("«", '"').replace("»", '"'),
@@ -111,7 +99,7 @@ def test_card_only_sale_does_not_open_the_drawer(till: Till, sim: PrinterSim) ->
     opened(till)
     till.scan(TEA)
     till.pay([Payment("card", 24900, "777")])
-    [job] = receipts(sim, 1)
+    [job] = sim.printed(1)
     assert job.drawer_pulses == [] and job.cuts == 1
 
 
@@ -163,7 +151,7 @@ def test_partial_return_by_qr_refunds_by_the_original_tenders(till: Till, sim: P
     assert till.returnable(found) == {1: 0, 2: 0}
     with pytest.raises(TillError):
         till.find_sale(str(first.sale_uuid))  # a refund is not returnable
-    jobs = receipts(sim, 3)
+    jobs = sim.printed(3)
     assert "ВОЗВРАТ" in jobs[-1].text and "Выплачено" in jobs[-1].text
 
 
@@ -186,7 +174,7 @@ def test_shift_x_and_z_reports_with_blind_count(till: Till, sim: PrinterSim) -> 
     assert z.figures.counted_minor == 145_00
     assert z.figures.over_short_minor == 145_00 - (100_00 + 5450 + 20_00 - 30_00)
     assert till.open_shift_state() is None
-    jobs = receipts(sim, 6)  # 2 receipts, 2 drawer pulses (pay-in, pay-out), X, Z
+    jobs = sim.printed(6)  # 2 receipts, 2 drawer pulses (pay-in, pay-out), X, Z
     assert [len(j.drawer_pulses) for j in jobs] == [1, 0, 1, 1, 0, 0]
     assert "X-ОТЧЁТ" in jobs[4].text
     text = jobs[5].text
@@ -218,11 +206,11 @@ def test_paper_out_keeps_the_sale_and_reprint_works_once_fixed(till: Till, sim: 
     sim.state.paper = "ok"
     again = till.reprint(done.sale)
     assert again.printed and till.unprinted() == []
-    job = receipts(sim, 1)[-1]
+    job = sim.printed(1)[-1]
     assert "КОПИЯ" not in job.text  # its first print
     assert job.drawer_pulses == []  # never kicks on a reprint
     till.reprint(done.sale)
-    assert "КОПИЯ" in receipts(sim, 2)[-1].text
+    assert "КОПИЯ" in sim.printed(2)[-1].text
 
 
 def test_hundred_receipts_in_a_row_decode_cyrillic(till: Till, sim: PrinterSim) -> None:
@@ -230,7 +218,7 @@ def test_hundred_receipts_in_a_row_decode_cyrillic(till: Till, sim: PrinterSim) 
     for n in range(100):
         till.scan(MILK if n % 2 else BREAD)
         till.pay([Payment("card", 8990 if n % 2 else 5450, str(n))])
-    jobs = receipts(sim, 100)
+    jobs = sim.printed(100)
     assert len(jobs) == 100
     for job in (jobs[0], jobs[1], jobs[99], *jobs):
         assert "Магазин" in job.text and "Кассир Иванова Мария" in " ".join(job.text.split())
@@ -248,7 +236,7 @@ def test_paper_running_out_mid_receipt_leaves_the_sale_for_reprint(
     assert [s.till_seq for s in till.unprinted()] == [done.sale.till_seq]
     # The customer still needs change: the cashier opens the drawer once, by hand.
     assert till.open_drawer() is None
-    pulses = [j for j in receipts(sim, 2) if j.drawer_pulses and not j.lines]
+    pulses = [j for j in sim.printed(2) if j.drawer_pulses and not j.lines]
     assert len(pulses) == 1
     sim.state.paper = "ok"
     assert till.reprint(done.sale).printed and till.unprinted() == []
@@ -305,7 +293,7 @@ def test_receipts_speak_the_stores_language_whatever_the_screens(
         till.scan(BREAD)
         till.pay([Payment("cash", 10000)])
         till.x_report()
-        receipt, report = receipts(sim, 2)
+        receipt, report = sim.printed(2)
         assert (
             "Кассир" in receipt.text and "ИТОГО" in receipt.text and "Cashier" not in receipt.text
         )

@@ -352,11 +352,6 @@ def child_args(
     }
 
 
-def receipts(sim: PrinterSim) -> list[Any]:
-    time.sleep(0.2)  # let the simulator finish decoding the last connection
-    return [j for j in sim.jobs if j.lines or j.cuts]
-
-
 def test_f11_killed_between_commit_and_print_offers_reprint(
     agent: Agent, sim: PrinterSim, shop: Shop, world: Any, db: Any
 ) -> None:
@@ -372,8 +367,7 @@ def test_f11_killed_between_commit_and_print_offers_reprint(
         child.wait(10)
     finally:
         child.kill()
-    printed_before = len(receipts(sim))
-    assert printed_before == 3
+    assert len(sim.printed(3)) == 3
     agent.close()
     restarted = new_agent(agent.data_dir, agent.hub_url, sim)
     try:
@@ -381,7 +375,7 @@ def test_f11_killed_between_commit_and_print_offers_reprint(
         assert unprinted.till_seq == 4
         assert restarted.till.reprint(unprinted).printed
         assert restarted.till.unprinted() == []
-        last = receipts(sim)[-1]
+        last = sim.printed(4)[-1]
         assert f"Чек № {unprinted.till_seq}" in last.text and "КОПИЯ" not in last.text
         assert_chain_intact(restarted.journal)
         drain(restarted)
@@ -440,7 +434,7 @@ def test_f9_disk_full_refuses_the_sale_prints_nothing_and_recovers(
     try:
         assert len(journal.sales()) == done["sold"]  # nothing half-written, nothing invented
         assert_chain_intact(journal)
-        assert len(receipts(sim)) == done["sold"]  # a refused sale printed nothing
+        assert len(sim.printed(done["sold"])) == done["sold"]  # a refused sale printed nothing
     finally:
         journal.close()
     agent.close()

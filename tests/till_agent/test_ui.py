@@ -24,7 +24,7 @@ from till_agent.printer import NetworkTransport
 from till_agent.receipt import PrinterLayout
 from till_agent.runtime import AgentStatus
 from till_agent.scanner import SerialScanner
-from till_agent.sim.printer_server import PrinterSim, PrintJob
+from till_agent.sim.printer_server import PrinterSim
 from till_agent.sim.scanner import VirtualSerialScanner
 from till_agent.ui import TillApp
 from till_agent.ui.app import till_status
@@ -52,11 +52,6 @@ def till(tmp_path, sim: PrinterSim, clock: Clock) -> Iterator[Till]:  # type: ig
     t = new_till(tmp_path, sim, clock)
     yield t
     t.journal.close()
-
-
-def printed(sim: PrinterSim) -> list[PrintJob]:
-    """Jobs that put something on paper or kicked the drawer (status polls left out)."""
-    return [j for j in sim.jobs if j.lines or j.cuts or j.drawer_pulses]
 
 
 def opened(till: Till, float_minor: int = 500_00) -> Till:
@@ -232,7 +227,7 @@ def test_keyboard_and_serial_scans_weighed_goods_discount_and_mixed_payment(
     ]
     assert sale.change_minor == 200_00 + 500_00 - sale.total_minor
     assert [line.qty_milli for line in sale.lines] == [1000, 1000, 350, 1234]
-    [job] = printed(sim)
+    [job] = sim.printed()
     for expected in (
         "Молоко",
         "0,350 кг x 899,00",
@@ -323,7 +318,7 @@ def test_park_resume_and_a_card_only_sale_without_drawer_pulse(till: Till, sim: 
     assert [(p.tender, p.amount_minor, p.approval_code) for p in sale.payments] == [
         ("card", 24900, "777")
     ]
-    [job] = printed(sim)
+    [job] = sim.printed()
     assert job.drawer_pulses == [] and job.cuts == 1
     assert job.qr_payloads == [str(sale.sale_uuid)]
 
@@ -379,7 +374,7 @@ def test_return_by_receipt_number_with_a_partial_quantity(till: Till, sim: Print
     assert [(line.name[:6], line.qty_milli) for line in refund.lines] == [("Молоко", 1000)]
     assert {p.tender for p in refund.payments} == {"card", "cash"}
     assert till.returnable(sale) == {1: 1000, 2: 1000}
-    assert "ВОЗВРАТ" in printed(sim)[-1].text
+    assert "ВОЗВРАТ" in sim.printed()[-1].text
 
 
 # --- shift close and reports --------------------------------------------------------------------
@@ -427,7 +422,7 @@ def test_cash_in_x_report_and_close_with_a_blind_count_print_the_z_report(
 
     asyncio.run(scenario())
     assert till.open_shift_state() is None
-    jobs = printed(sim)
+    jobs = sim.printed()
     assert [len(j.drawer_pulses) for j in jobs] == [1, 1, 0, 0]  # sale, pay-in, X, Z
     assert "X-ОТЧЁТ" in jobs[2].text
     assert "Z-ОТЧЁТ" in jobs[3].text and "Пересчитано" in jobs[3].text
@@ -469,7 +464,7 @@ def test_paper_out_keeps_the_sale_and_reprint_works_once_fixed(till: Till, sim: 
 
     asyncio.run(scenario())
     assert till.unprinted() == []
-    [job] = printed(sim)
+    [job] = sim.printed()
     assert "КОПИЯ" not in job.text and "Молоко" in job.text  # its first print
     assert job.drawer_pulses == []  # a reprint never opens the drawer
 
@@ -546,7 +541,7 @@ def test_a_hundred_receipts_in_a_row_from_the_screen_decode_in_cyrillic(
         asyncio.run(scenario())
     sales = till.journal.sales()
     assert len(sales) == 100 and till.unprinted() == []
-    jobs = [j for j in printed(sim) if j.lines]
+    jobs = [j for j in sim.printed() if j.lines]
     assert len(jobs) == 100
     for n, job in enumerate(jobs):
         text = " ".join(job.text.split())

@@ -324,6 +324,16 @@ class PrinterSim:
         with self._server.changed:
             return list(self._server.jobs)
 
+    def printed(self, count: int = 0, timeout: float = 5.0) -> list[PrintJob]:
+        """The jobs that put something on paper or pulsed the drawer (status polls left out),
+        waiting up to `timeout` until at least `count` of them are decoded."""
+        with self._server.changed:
+            self._server.changed.wait_for(lambda: len(self._printed()) >= count, timeout)
+            return self._printed()
+
+    def _printed(self) -> list[PrintJob]:
+        return [j for j in self._server.jobs if j.lines or j.cuts or j.drawer_pulses]
+
     def wait_for_jobs(self, count: int, timeout: float = 5.0) -> list[PrintJob]:
         """Block until at least `count` connections have finished; raises TimeoutError."""
         with self._server.changed:
