@@ -164,8 +164,14 @@ def _print_warehouse(console: Console, summary: DemoSummary) -> None:
     table.add_row(
         "facts",
         str(w.fact_rows),
-        f"fct_sale_line (returns negative), rpt_daily_sales over {w.days} days, "
+        f"fct_sale_line (returns negative) and the other facts and dimensions, "
         f"built in {w.build_seconds:.2f} s",
+    )
+    table.add_row(
+        "marts",
+        str(sum(w.mart_rows.values())),
+        f"{len(w.mart_rows)} marts over {w.days} days in {w.marts_seconds:.2f} s, "
+        f"Parquet copies in {w.marts_dir}",
     )
     margin = w.gross_profit_minor * 1000 // max(w.revenue_ex_vat_minor, 1) / 10
     table.add_row(
@@ -176,5 +182,16 @@ def _print_warehouse(console: Console, summary: DemoSummary) -> None:
     )
     for name, revenue, profit in w.per_store:
         table.add_row("store", _rub(revenue), f"{name}: gross profit {_rub(profit)}")
+    if w.headline is not None:
+        for rank, (name, revenue, profit) in enumerate(w.headline.top_products, 1):
+            table.add_row(
+                f"top {rank}", _rub(profit), f"{name}: gross profit on {_rub(revenue)} without VAT"
+            )
+        table.add_row(
+            "reorder",
+            str(w.headline.reorder_lines),
+            f"suggested lines as of {w.headline.as_of}, worth "
+            f"{_rub(w.headline.reorder_value_minor)} at the suppliers' last cost (rpt_reorder)",
+        )
     table.add_row("file", "", str(w.path))
     console.print(table)

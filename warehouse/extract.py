@@ -113,6 +113,8 @@ def ensure_schema(duck: duckdb.DuckDBPyConnection) -> None:
     for source in SOURCES:
         columns = ", ".join(f'"{name}" {ty}' for name, ty in source.columns)
         duck.execute(f"CREATE TABLE IF NOT EXISTS {source.raw} ({columns})")
+        if source.history:
+            duck.execute(f"CREATE TABLE IF NOT EXISTS {source.history_table} ({columns})")
 
 
 def cursors(duck: duckdb.DuckDBPyConnection) -> dict[str, int]:
@@ -170,6 +172,8 @@ def _load(
             count = int(duck.execute("SELECT count(*) FROM fresh").fetchall()[0][0])
             duck.execute(f"DELETE FROM {source.raw} USING fresh WHERE {match}")  # noqa: S608
             duck.execute(f"INSERT INTO {source.raw} SELECT * FROM fresh")  # noqa: S608
+            if source.history:  # every version seen, for the dimension's history
+                duck.execute(f"INSERT INTO {source.history_table} SELECT * FROM fresh")  # noqa: S608
             duck.execute(
                 f"INSERT OR REPLACE INTO {STATE} VALUES (?, ?, now()::TIMESTAMP)",  # noqa: S608
                 [source.table, high],

@@ -18,6 +18,11 @@ class Source:
     counter: str  # the hub's change counter: "catalog" or "ledger"
     key: tuple[str, ...]
     columns: tuple[tuple[str, str], ...]  # (name, DuckDB type)
+    history: bool = False  # also keep every extracted version in raw_<table>_history
+
+    @property
+    def history_table(self) -> str:
+        return f"raw_{self.table}_history"
 
     @property
     def raw(self) -> str:
@@ -120,6 +125,7 @@ SOURCES: tuple[Source, ...] = (
             ("created_at", "TIMESTAMP"),
             ("updated_at", "TIMESTAMP"),
         ),
+        history=True,
     ),
     Source(
         "weight_template",

@@ -15,6 +15,7 @@ from hub.catalog import importer
 from hub.catalog.models import Barcode, Category, Product
 from hub.db import Database
 from kassa.demo import DemoSummary, category_depth, run_demo
+from warehouse.marts import GRAINS
 from wire.barcodes import is_valid_gtin
 
 PRODUCTS = 300
@@ -221,3 +222,10 @@ def test_the_warehouse_holds_the_same_sales(demo: tuple[DemoSummary, str]) -> No
     assert w.fact_rows == trade.lines + trade.returns  # one line per refund in the demo
     assert 0 < w.gross_profit_minor < w.revenue_ex_vat_minor
     assert "The warehouse (DuckDB), read back" in demo[1]
+    assert set(w.mart_rows) == set(GRAINS) and all(
+        (w.marts_dir / f"{name}.parquet").exists() for name in GRAINS
+    )
+    assert w.headline is not None and w.headline.revenue_minor == trade.revenue_minor
+    assert w.headline.gross_profit_minor == w.gross_profit_minor
+    assert len(w.headline.top_products) == 5 and "top 1" in demo[1]
+    assert w.mart_rows["rpt_stock_position"] > 0 and w.mart_rows["rpt_cash_over_short"] > 0

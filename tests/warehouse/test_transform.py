@@ -13,7 +13,10 @@ from hub.sales.models import Sale, SaleLine
 from tests.hub.sales_fixtures import new_till, post, seed_shop, statuses
 from tests.warehouse.test_extract import _trade
 from warehouse.extract import extract, open_warehouse
+from warehouse.marts import MartParams, build_marts_in
 from warehouse.transform import MODELS, STAGING, build
+
+LATER = dt.date(2026, 12, 31)  # marts as of a day after every sale
 
 
 def test_a_sale_and_its_return_given_and_expected(client, world, db, db_url, tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -28,6 +31,7 @@ def test_a_sale_and_its_return_given_and_expected(client, world, db, db_url, tmp
     duck = open_warehouse(tmp_path / "w.duckdb")
     extract(db_url, duck)
     build(duck)
+    build_marts_in(duck, LATER, MartParams(), None)
     facts = duck.execute(
         "SELECT kind, sale_date, qty_milli, revenue_minor, vat_minor, revenue_ex_vat_minor, "
         "unit_cost_minor, cogs_minor, gross_profit_minor FROM fct_sale_line ORDER BY kind DESC"
@@ -52,6 +56,7 @@ def test_daily_sales_equal_the_hub_per_store_and_local_day(
     duck = open_warehouse(tmp_path / "w.duckdb")
     extract(db_url, duck)
     built = build(duck)
+    build_marts_in(duck, LATER, MartParams(), None)
     with db.read() as s:
         rows = s.execute(
             select(Sale.store_id, Sale.created_at, Sale.kind, Sale.id, SaleLine.amount_minor).join(
