@@ -226,7 +226,11 @@ def stock_position(levels: pl.DataFrame, demand: pl.DataFrame, as_of: dt.date) -
         )
         .with_columns(
             pl.when((pl.col("mean_daily_demand_milli") > 0) & (pl.col("on_hand_milli") > 0))
-            .then((pl.col("on_hand_milli") / pl.col("mean_daily_demand_milli")).round(1))
+            .then(
+                (
+                    half_up(pl.col("on_hand_milli") * 10 / pl.col("mean_daily_demand_milli")) / 10
+                ).round(1)
+            )
             .alias("days_of_cover"),
             (pl.col("on_hand_milli") < 0).alias("is_negative"),
         )
@@ -391,7 +395,10 @@ def abc_xyz(daily: pl.DataFrame, as_of: dt.date, weeks: int) -> pl.DataFrame:
             ["store_id", "revenue_ex_vat_minor", "product_id"], descending=[False, True, False]
         )
         .with_columns(
-            (pl.col("revenue_ex_vat_minor").clip(lower_bound=0) / total).alias("revenue_share")
+            pl.when(total > 0)
+            .then(pl.col("revenue_ex_vat_minor").clip(lower_bound=0) / total)
+            .otherwise(0.0)
+            .alias("revenue_share")
         )
         .with_columns(
             pl.col("revenue_share")
@@ -400,7 +407,15 @@ def abc_xyz(daily: pl.DataFrame, as_of: dt.date, weeks: int) -> pl.DataFrame:
             .over("store_id")
             .alias("cumulative_share")
         )
-        .with_columns((pl.col("cumulative_share") - pl.col("revenue_share")).alias("before"))
+        # the share before the product, compared in whole minor units: a float running sum can
+        # land a hair under an exact 80 % or 95 % boundary
+        .with_columns(
+            (
+                pl.col("revenue_ex_vat_minor").clip(lower_bound=0).cum_sum().over("store_id")
+                - pl.col("revenue_ex_vat_minor").clip(lower_bound=0)
+            ).alias("before_minor"),
+            total.alias("store_total_minor"),
+        )
     )
     cv = pl.col("weekly_std_milli") / pl.col("weekly_mean_milli")
     return (
@@ -410,9 +425,9 @@ def abc_xyz(daily: pl.DataFrame, as_of: dt.date, weeks: int) -> pl.DataFrame:
             pl.lit(as_of).alias("window_end"),
             pl.when(pl.col("revenue_ex_vat_minor") <= 0)
             .then(pl.lit("C"))
-            .when(pl.col("before") < 0.80)
+            .when(pl.col("before_minor") * 100 < pl.col("store_total_minor") * 80)
             .then(pl.lit("A"))
-            .when(pl.col("before") < 0.95)
+            .when(pl.col("before_minor") * 100 < pl.col("store_total_minor") * 95)
             .then(pl.lit("B"))
             .otherwise(pl.lit("C"))
             .alias("abc_class"),
