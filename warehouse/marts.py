@@ -74,6 +74,9 @@ def daily_sales(duck: duckdb.DuckDBPyConnection, as_of: dt.date) -> pl.DataFrame
                count(DISTINCT CASE WHEN kind = 'return' THEN sale_id END) AS returns,
                count(*) AS lines,
                sum(revenue_minor) AS revenue_minor,
+               sum(CASE WHEN kind = 'sale' THEN revenue_minor ELSE 0 END) AS sales_revenue_minor,
+               sum(CASE WHEN kind = 'return' THEN revenue_minor ELSE 0 END)
+                   AS returns_revenue_minor,
                sum(vat_minor) AS vat_minor,
                sum(revenue_ex_vat_minor) AS revenue_ex_vat_minor,
                sum(cogs_minor) AS cogs_minor,

@@ -112,7 +112,7 @@ STAGING: tuple[tuple[str, str, str], ...] = (
         "stg_stock_move",
         "one row per stock movement",
         "SELECT id AS stock_move_id, store_id, product_id, kind, qty_milli, unit_cost_minor, "
-        'sale_id, sale_line_no, doc_id, counted_milli, reason, "at" AS moved_at_utc '
+        'sale_id, sale_line_no, doc_id, counted_milli, reason, "at" AS posted_at_utc '
         "FROM raw_stock_move",
     ),
     (
@@ -262,15 +262,20 @@ MODELS: tuple[tuple[str, str, str], ...] = (
     ),
     (
         "fct_stock_move",
-        "one row per stock movement (into the store positive, out of it negative)",
+        "one row per stock movement (into the store positive, out of it negative); a sale's "
+        "move is dated when the sale was made, not when the hub received it",
         f"""
-        SELECT m.stock_move_id, m.store_id, m.product_id, m.kind, m.moved_at_utc,
-               {_local_date("m.moved_at_utc", "st.timezone")} AS move_date,
+        SELECT m.stock_move_id, m.store_id, m.product_id, m.kind,
+               coalesce(s.sold_at_utc, m.posted_at_utc) AS moved_at_utc,
+               {_local_date("coalesce(s.sold_at_utc, m.posted_at_utc)", "st.timezone")}
+                   AS move_date,
+               m.posted_at_utc,
                m.qty_milli, m.counted_milli, m.unit_cost_minor,
                {_at_cost("m.qty_milli", "m.unit_cost_minor")} AS value_minor,
                m.sale_id, m.doc_id, d.doc_kind, d.supplier_id, m.reason
         FROM stg_stock_move m
         JOIN stg_store st ON st.store_id = m.store_id
+        LEFT JOIN stg_sale s ON s.sale_id = m.sale_id
         LEFT JOIN stg_stock_doc d USING (doc_id)
         """,
     ),
