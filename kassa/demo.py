@@ -121,7 +121,9 @@ def run_demo(
             "a count, a transfer, a write-off..."
         ):
             trade = demo_trade.trade(settings, db, tills, logins, days=days, root=root)
-        with console.status("Extracting the hub into the DuckDB warehouse and building marts..."):
+        with console.status(
+            "Running the warehouse-refresh flow (Prefect) and building the marts..."
+        ):
             warehouse = demo_warehouse.refresh(url, root / "warehouse.duckdb")
         summary = _summarize(
             db,

@@ -103,6 +103,18 @@ def _goods(db: Database, rng: random.Random, count: int) -> list[Good]:
     ]
 
 
+def _opening_milli(good: Good, short: set[int]) -> int:
+    if good.product_id in short:
+        return 6_000 if good.unit == "kg" else 18_000
+    return 30_000 if good.unit == "kg" else 120_000
+
+
+def _top_up_milli(good: Good, short: set[int]) -> int:
+    if good.product_id in short:
+        return 2_000 if good.unit == "kg" else 6_000
+    return 10_000 if good.unit == "kg" else 48_000
+
+
 class _Api:
     """A thin httpx wrapper that fails loudly: the demo must not hide an error."""
 
@@ -187,6 +199,8 @@ def trade(
                     "last_cost_minor": good.cost_minor,
                 },
             )
+        # Every eighth good was under-ordered: it runs low (or out) and shows up for reorder.
+        short = {g.product_id for g in goods[::8]}
         # Opening stock: order, send, receive in two deliveries.
         for store_id, headers in manager_h.items():
             base = f"/api/v1/stores/{store_id}/purchase-orders"
@@ -200,7 +214,7 @@ def trade(
                     "lines": [
                         {
                             "product_id": g.product_id,
-                            "qty_ordered_milli": 30_000 if g.unit == "kg" else 120_000,
+                            "qty_ordered_milli": _opening_milli(g, short),
                             "unit_cost_minor": g.cost_minor,
                         }
                         for g in goods
@@ -248,7 +262,7 @@ def trade(
                                 "lines": [
                                     {
                                         "product_id": g.product_id,
-                                        "qty_milli": 10_000 if g.unit == "kg" else 48_000,
+                                        "qty_milli": _top_up_milli(g, short),
                                         # Prices went up 6 % since the first delivery.
                                         "unit_cost_minor": round_half_up(g.cost_minor * 106, 100),
                                     }

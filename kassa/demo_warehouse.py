@@ -1,17 +1,21 @@
-"""The demo's warehouse step: extract the demo hub into a DuckDB file, build dimensions, facts
-and every mart (with their Parquet copies), then read the headline figures back."""
+"""The demo's warehouse step: run the `warehouse-refresh` Prefect flow on the demo hub (extract
+into a DuckDB file, dimensions and facts), build every mart with its Parquet copy, and read the
+headline figures back. (`daily-close` is not run: its quality gate is the next issue and fails
+closed, so the demo builds the marts itself.)"""
 
 from __future__ import annotations
 
 import datetime as dt
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from warehouse.extract import open_warehouse
 from warehouse.marts import Headline, headline
-from warehouse.pipeline import build_marts
-from warehouse.pipeline import refresh as refresh_warehouse
+from warehouse.pipeline import Refreshed, build_marts
 
 
 @dataclass
@@ -37,13 +41,13 @@ def refresh(hub_url: str, path: Path, timezone: str = "Europe/Moscow") -> Wareho
     for stale in (path, path.with_name(path.name + ".wal")):  # a fresh warehouse every run
         stale.unlink(missing_ok=True)
     summary = WarehouseSummary(path, path.parent / "marts")
-    first = refresh_warehouse(hub_url, path)
+    first = _flow_refresh(hub_url, path)
     summary.extracted_rows, summary.extract_seconds = first.extracted.total, first.extracted.seconds
     summary.build_seconds, summary.fact_rows = (
         first.built.seconds,
         first.built.rows["fct_sale_line"],
     )
-    summary.again_rows = refresh_warehouse(hub_url, path).extracted.total
+    summary.again_rows = _flow_refresh(hub_url, path).extracted.total
     # The demo's deliveries are stamped with today's date: build the marts as of today.
     today = dt.datetime.now(dt.UTC).astimezone(ZoneInfo(timezone)).date()
     marts = build_marts(path, today, marts_dir=summary.marts_dir)
@@ -68,3 +72,36 @@ def refresh(hub_url: str, path: Path, timezone: str = "Europe/Moscow") -> Wareho
     finally:
         duck.close()
     return summary
+
+
+@contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    """The flows read their settings from the environment: set them for the run, then restore."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def _flow_refresh(hub_url: str, path: Path) -> Refreshed:
+    """One run of the real `warehouse-refresh` flow (Prefect starts a temporary server for it
+    unless PREFECT_API_URL points at one)."""
+    from flows.settings import configure_prefect, load_settings
+
+    values = {
+        "KASSA_DATABASE_URL": hub_url,
+        "KASSA_WAREHOUSE_PATH": str(path),
+        "KASSA_MARTS_DIR": str(path.parent / "marts"),
+        "PREFECT_LOGGING_LEVEL": os.environ.get("PREFECT_LOGGING_LEVEL", "WARNING"),
+    }
+    with _environment(values):
+        configure_prefect(load_settings())
+        from flows.flows import warehouse_refresh
+
+        return warehouse_refresh()

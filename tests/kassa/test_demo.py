@@ -228,4 +228,5 @@ def test_the_warehouse_holds_the_same_sales(demo: tuple[DemoSummary, str]) -> No
     assert w.headline is not None and w.headline.revenue_minor == trade.revenue_minor
     assert w.headline.gross_profit_minor == w.gross_profit_minor
     assert len(w.headline.top_products) == 5 and "top 1" in demo[1]
+    assert "warehouse-refresh" in demo[1] and w.headline.reorder_lines > 0
     assert w.mart_rows["rpt_stock_position"] > 0 and w.mart_rows["rpt_cash_over_short"] > 0
