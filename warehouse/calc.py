@@ -69,9 +69,10 @@ def moving_average_cost(moves: pl.DataFrame) -> pl.DataFrame:
     previous = pl.DataFrame(
         schema={"store_id": pl.Int64, "product_id": pl.Int64, "previous_avg": pl.Int64}
     ).cast({c: moves.schema[c] for c in SERIES})
+    by_step = receipts.partition_by("nth", as_dict=True)  # split once: each step its own rows
     for nth in range(int(receipts["nth"].max() or 0) + 1):  # type: ignore[arg-type]
         step = (
-            receipts.filter(pl.col("nth") == nth)
+            by_step[(nth,)]
             .join(previous, on=SERIES, how="left")
             .with_columns(
                 pl.when(

@@ -93,16 +93,17 @@ def hub_connection(hub_url: str) -> Iterator[tuple[str, Any]]:
         con.close()
 
 
-def _select(source: Source, kind: str, cursor: int, high: int) -> str:
+def _select(source: Source, kind: str, where: str) -> str:
     """The source query; UUIDs come as text from PostgreSQL (DuckDB casts them back)."""
     names = [
         f'"{name}"::text AS "{name}"' if kind == "postgresql" and ty == "UUID" else f'"{name}"'
         for name, ty in source.columns
     ]
-    return (
-        f"SELECT {', '.join(names)} FROM {source.table} "  # noqa: S608 - names from SOURCES
-        f"WHERE change_seq > {int(cursor)} AND change_seq <= {int(high)}"
-    )
+    return f"SELECT {', '.join(names)} FROM {source.table} WHERE {where}"  # noqa: S608 - names from SOURCES
+
+
+def _changed(cursor: int, high: int) -> str:
+    return f"change_seq > {int(cursor)} AND change_seq <= {int(high)}"
 
 
 def ensure_schema(duck: duckdb.DuckDBPyConnection) -> None:
@@ -115,6 +116,11 @@ def ensure_schema(duck: duckdb.DuckDBPyConnection) -> None:
         duck.execute(f"CREATE TABLE IF NOT EXISTS {source.raw} ({columns})")
         if source.history:
             duck.execute(f"CREATE TABLE IF NOT EXISTS {source.history_table} ({columns})")
+            # A warehouse extracted before the history was kept starts it from what it has.
+            duck.execute(
+                f"INSERT INTO {source.history_table} SELECT * FROM {source.raw} "  # noqa: S608
+                f"WHERE NOT EXISTS (SELECT 1 FROM {source.history_table})"
+            )
 
 
 def cursors(duck: duckdb.DuckDBPyConnection) -> dict[str, int]:
@@ -155,25 +161,58 @@ def _counters(hub: Any) -> dict[str, int]:
         cur.close()
 
 
+SOURCE_BY_TABLE = {source.table: source for source in SOURCES}
+_CHUNK = 500  # parent ids per child query
+
+
+def _replace(duck: duckdb.DuckDBPyConnection, source: Source, batches: Any, name: str) -> int:
+    """Cast the incoming Arrow batches into temp table `name` and replace those keys in the raw
+    table; returns the row count. Runs inside the caller's transaction."""
+    casts = ", ".join(f'CAST("{col}" AS {ty}) AS "{col}"' for col, ty in source.columns)
+    match = " AND ".join(f'{source.raw}."{k}" = {name}."{k}"' for k in source.key)
+    duck.register("incoming", batches)
+    duck.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT {casts} FROM incoming")  # noqa: S608
+    duck.unregister("incoming")
+    count = int(duck.execute(f"SELECT count(*) FROM {name}").fetchall()[0][0])  # noqa: S608
+    duck.execute(f"DELETE FROM {source.raw} USING {name} WHERE {match}")  # noqa: S608
+    duck.execute(f"INSERT INTO {source.raw} SELECT * FROM {name}")  # noqa: S608
+    return count
+
+
+def _reload_children(
+    duck: duckdb.DuckDBPyConnection, hub: Any, kind: str, child: Source, parent_key: str
+) -> None:
+    """Drop the raw children of the parents in `fresh` and read their current children whole, so
+    a child the hub deleted disappears here too."""
+    parents = [int(row[0]) for row in duck.execute("SELECT id FROM fresh").fetchall()]
+    duck.execute(
+        f'DELETE FROM {child.raw} WHERE "{parent_key}" IN (SELECT id FROM fresh)'  # noqa: S608
+    )
+    for start in range(0, len(parents), _CHUNK):
+        ids = ", ".join(str(i) for i in parents[start : start + _CHUNK])
+        cur = hub.cursor()
+        try:
+            cur.execute(_select(child, kind, f'"{parent_key}" IN ({ids})'))
+            _replace(duck, child, cur.fetch_record_batch(), "fresh_children")
+        finally:
+            cur.close()
+    duck.execute("DROP TABLE IF EXISTS fresh_children")
+
+
 def _load(
     duck: duckdb.DuckDBPyConnection, hub: Any, kind: str, source: Source, cursor: int, high: int
 ) -> int:
     cur = hub.cursor()
     try:
-        cur.execute(_select(source, kind, cursor, high))
+        cur.execute(_select(source, kind, _changed(cursor, high)))
         batches = cur.fetch_record_batch()
-        casts = ", ".join(f'CAST("{name}" AS {ty}) AS "{name}"' for name, ty in source.columns)
-        match = " AND ".join(f'{source.raw}."{k}" = fresh."{k}"' for k in source.key)
         duck.execute("BEGIN")
         try:
-            duck.register("incoming", batches)
-            duck.execute(f"CREATE OR REPLACE TEMP TABLE fresh AS SELECT {casts} FROM incoming")  # noqa: S608
-            duck.unregister("incoming")
-            count = int(duck.execute("SELECT count(*) FROM fresh").fetchall()[0][0])
-            duck.execute(f"DELETE FROM {source.raw} USING fresh WHERE {match}")  # noqa: S608
-            duck.execute(f"INSERT INTO {source.raw} SELECT * FROM fresh")  # noqa: S608
+            count = _replace(duck, source, batches, "fresh")
             if source.history:  # every version seen, for the dimension's history
                 duck.execute(f"INSERT INTO {source.history_table} SELECT * FROM fresh")  # noqa: S608
+            for child, parent_key in source.children:
+                _reload_children(duck, hub, kind, SOURCE_BY_TABLE[child], parent_key)
             duck.execute(
                 f"INSERT OR REPLACE INTO {STATE} VALUES (?, ?, now()::TIMESTAMP)",  # noqa: S608
                 [source.table, high],

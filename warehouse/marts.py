@@ -9,6 +9,7 @@ and in each table's comment.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import time
 from dataclasses import dataclass, field
@@ -57,6 +58,10 @@ GRAINS: dict[str, str] = {
     "period",
     "rpt_cash_over_short": "one row per closed shift up to the as-of date",
 }
+
+
+# Columns that come back from Polars as text and go back to their warehouse type.
+_TYPED = {"rpt_cash_over_short": "* REPLACE (CAST(shift_uuid AS UUID) AS shift_uuid)"}
 
 
 def _pl(duck: duckdb.DuckDBPyConnection, sql: str, *params: object) -> pl.DataFrame:
@@ -264,7 +269,10 @@ def build_marts_in(
     try:
         for name, frame in frames.items():
             duck.register("mart_frame", frame.to_arrow())
-            duck.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM mart_frame")  # noqa: S608
+            duck.execute(
+                f"CREATE OR REPLACE TABLE {name} AS SELECT {_TYPED.get(name, '*')} "  # noqa: S608
+                "FROM mart_frame"
+            )
             duck.unregister("mart_frame")
             duck.execute(f"COMMENT ON TABLE {name} IS '{GRAINS[name]}'")
             built.rows[name] = frame.height
@@ -290,20 +298,47 @@ def build_marts_in(
     return built
 
 
+MANIFEST = "_manifest.json"
+
+
 def write_parquet(
     duck: duckdb.DuckDBPyConnection, directory: Path, names: list[str]
 ) -> dict[str, Path]:
-    """Each table to `<directory>/<name>.parquet` through a temporary file and a rename, so a
-    reader sees the old file or the new one."""
+    """Each table to `<directory>/<name>.parquet`, and `_mart_state.parquet` with the build.
+
+    Every file is written to a temporary name first; only when all are on disk are they renamed
+    into place (each rename is atomic), and `_manifest.json` (as-of date, build time, files) is
+    replaced last. Every mart carries its `as_of`, so a reader can check that the files it read
+    belong to one build."""
     directory.mkdir(parents=True, exist_ok=True)
-    written: dict[str, Path] = {}
-    for name in names:
+    for stale in directory.glob(".*.parquet.tmp"):  # left by a build that died
+        stale.unlink()
+    staged: dict[str, tuple[Path, Path]] = {}
+    for name in [*names, STATE]:
         target = directory / f"{name}.parquet"
         temporary = directory / f".{name}.parquet.tmp"
         duck.execute(f"COPY {name} TO '{temporary}' (FORMAT parquet)")
+        staged[name] = (temporary, target)
+    for temporary, _ in staged.values():
+        _fsync(temporary)
+    for temporary, target in staged.values():
         os.replace(temporary, target)
-        written[name] = target
-    return written
+    as_of, built_at = duck.execute(f"SELECT as_of, built_at_utc FROM {STATE}").fetchall()[0]  # noqa: S608
+    manifest = {
+        "as_of": as_of.isoformat(),
+        "built_at_utc": built_at.isoformat(),
+        "files": sorted(f"{name}.parquet" for name in staged),
+    }
+    temporary = directory / f".{MANIFEST}.tmp"
+    temporary.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    _fsync(temporary)
+    os.replace(temporary, directory / MANIFEST)
+    return {name: target for name, (_, target) in staged.items() if name != STATE}
+
+
+def _fsync(path: Path) -> None:
+    with path.open("rb") as handle:
+        os.fsync(handle.fileno())
 
 
 @dataclass
@@ -323,8 +358,9 @@ class Headline:
     def margin_bp(self) -> int | None:
         if self.revenue_ex_vat_minor <= 0:
             return None
-        value = self.gross_profit_minor * 10_000
-        return (2 * value + self.revenue_ex_vat_minor) // (2 * self.revenue_ex_vat_minor)
+        value, base = self.gross_profit_minor * 10_000, self.revenue_ex_vat_minor
+        magnitude = (2 * abs(value) + base) // (2 * base)  # half away from zero
+        return magnitude if value >= 0 else -magnitude
 
 
 def headline(duck: duckdb.DuckDBPyConnection, top: int = 5) -> Headline:

@@ -19,6 +19,10 @@ class Source:
     key: tuple[str, ...]
     columns: tuple[tuple[str, str], ...]  # (name, DuckDB type)
     history: bool = False  # also keep every extracted version in raw_<table>_history
+    # (child table, its key to this table): the hub deletes child rows (a draft order's replaced
+    # lines), which no change sequence shows; when a row of this table comes in, its children
+    # are read again whole.
+    children: tuple[tuple[str, str], ...] = ()
 
     @property
     def history_table(self) -> str:
@@ -188,6 +192,7 @@ SOURCES: tuple[Source, ...] = (
             ("closed_at", "TIMESTAMP"),
             ("change_seq", "BIGINT"),
         ),
+        children=(("purchase_order_line", "purchase_order_id"),),
     ),
     Source(
         "purchase_order_line",

@@ -167,7 +167,7 @@ MODELS: tuple[tuple[str, str, str], ...] = (
             FROM seen
             WHERE nth = 1 OR before IS DISTINCT FROM struct_pack({_TRACKED})
         ),
-        SELECT row_number() OVER (ORDER BY v.product_id, v.change_seq) AS product_version_id,
+        SELECT v.change_seq AS product_version_id,
                v.product_id, v.sku, v.product_name, v.unit, v.category_id, c.category_name,
                p.category_path, v.price_minor, t.rate_bp AS tax_rate_bp, t.tax_code,
                v.scale_code, v.active, v.valid_from_utc,
@@ -219,7 +219,12 @@ MODELS: tuple[tuple[str, str, str], ...] = (
             FROM dim_product
         )
         SELECT sale_line_id, sale_id, sale_uuid, store_id, device_id, cashier_id, shift_uuid,
-               lines.product_id, v.product_version_id, v.category_id, unknown_product,
+               CASE WHEN unknown_product THEN NULL ELSE lines.product_id END AS product_id,
+               lines.product_id AS sent_product_id,
+               CASE WHEN NOT unknown_product THEN v.product_version_id END
+                   AS product_version_id,
+               CASE WHEN NOT unknown_product THEN v.category_id END AS category_id,
+               unknown_product,
                line_name, kind, sold_at_utc,
                {_local_date("sold_at_utc")} AS sale_date,
                sign * qty_milli AS qty_milli,

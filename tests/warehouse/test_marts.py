@@ -6,6 +6,7 @@ copies equal the tables."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Any
 
 import polars as pl
@@ -178,7 +179,7 @@ def test_marts_are_rebuilt_the_same_and_state_their_grain(
     path = tmp_path / "w.duckdb"
     refresh(db_url, path)
     day = dt.date(2026, 11, 22)
-    build_marts(path, day)
+    build_marts(path, day, marts_dir=tmp_path / "marts")
     first = {name: _rows(path, f"SELECT * FROM {name} ORDER BY ALL") for name in GRAINS}
     again = refresh(db_url, path)
     assert again.extracted.total == 0
@@ -200,4 +201,89 @@ def test_marts_are_rebuilt_the_same_and_state_their_grain(
         assert comments[name].startswith("one row per"), name
     # nothing after the as-of date is in the marts
     assert _rows(path, "SELECT max(sale_date) FROM rpt_daily_sales") == [(day,)]
-    assert _rows(path, "SELECT DISTINCT as_of FROM rpt_reorder") in ([(day,)], [])
+    assert _rows(path, "SELECT DISTINCT as_of FROM rpt_abc_xyz") == [(day,)]
+    manifest = json.loads((tmp_path / "marts" / "_manifest.json").read_text())
+    assert manifest["as_of"] == day.isoformat() and "rpt_reorder.parquet" in manifest["files"]
+    assert not list((tmp_path / "marts").glob(".*.tmp"))
+
+
+def test_a_line_removed_from_a_draft_order_is_not_on_order(
+    client, world, db, db_url, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    """The hub deletes a draft's replaced lines; no change sequence shows a deletion, so the
+    extract reads an order's lines again whole whenever the order changes."""
+    shop = seed_shop(db, world.store_a)
+    owner, manager = world.headers("owner"), world.headers("manager_a")
+    supplier = client.post(
+        SUPPLIERS, json={"name": "ООО «Хлебозавод»", "lead_time_days": 1}, headers=owner
+    )
+    supplier_id = supplier.json()["id"]
+    for product in (shop.milk, shop.bread):
+        client.put(f"{SUPPLIERS}/{supplier_id}/products/{product}", json={}, headers=owner)
+    orders = f"/api/v1/stores/{world.store_a}/purchase-orders"
+    lines = [
+        {"product_id": shop.milk, "qty_ordered_milli": 36_000, "unit_cost_minor": 6_000},
+        {"product_id": shop.bread, "qty_ordered_milli": 50_000, "unit_cost_minor": 3_000},
+    ]
+    order = client.post(orders, json={"supplier_id": supplier_id, "lines": lines}, headers=manager)
+    assert order.status_code == 201, order.text
+    path = tmp_path / "w.duckdb"
+    refresh(db_url, path)
+    url = f"{orders}/{order.json()['id']}"
+    assert client.put(f"{url}/lines", json={"lines": lines[:1]}, headers=manager).is_success
+    assert client.post(f"{url}/send", headers=manager).is_success
+    refresh(db_url, path)
+    build_marts(path, dt.datetime.now(dt.UTC).date())
+    on_order = dict(
+        _rows(path, "SELECT product_id, on_order_milli FROM rpt_reorder WHERE on_order_milli > 0")
+    )
+    assert on_order == {shop.milk: 36_000}
+    assert _rows(path, "SELECT count(*) FROM raw_purchase_order_line") == [(1,)]
+
+
+def test_an_unknown_product_is_no_product_in_the_marts(client, world, db, db_url, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A till sold an id the catalog does not know (RELIABILITY B6): the hub keeps it flagged;
+    the warehouse keeps the sent id apart and counts the line under no product."""
+    shop = seed_shop(db, world.store_a)
+    till = new_till(world)
+    at = dt.datetime(2026, 11, 20, 9, 0, tzinfo=dt.UTC)
+    stranger = Item(999_999, "Товар без карточки", 1000, 15000, 2200, barcode="4600000000017")
+    sale = till.sale([stranger, shop.items()["milk"]], at=at)
+    assert statuses(post(client, world.headers("device_a"), [sale])) == ["created"]
+    path = tmp_path / "w.duckdb"
+    refresh(db_url, path)
+    build_marts(path, dt.date(2026, 11, 20))
+    assert _rows(
+        path,
+        "SELECT product_id, sent_product_id, product_version_id, unknown_product FROM fct_sale_line "
+        "ORDER BY sent_product_id",
+    ) == [
+        (
+            shop.milk,
+            shop.milk,
+            _rows(
+                path, f"SELECT product_version_id FROM dim_product WHERE product_id = {shop.milk}"
+            )[0][0],
+            False,
+        ),
+        (None, 999_999, None, True),
+    ]
+    assert _rows(path, "SELECT product_id FROM rpt_abc_xyz") == [(shop.milk,)]
+    assert _rows(
+        path,
+        "SELECT product_id, revenue_minor FROM rpt_product_profit WHERE period = 'day' "
+        "ORDER BY product_id NULLS LAST",
+    ) == [(shop.milk, 8990), (None, 15000)]
+
+
+def test_a_warehouse_without_product_history_starts_it(client, world, db, db_url, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A warehouse extracted before the product history existed fills it from what it has,
+    so the product dimension is never silently empty."""
+    seed_shop(db, world.store_a)
+    path = tmp_path / "w.duckdb"
+    refresh(db_url, path)
+    duck = open_warehouse(path)
+    duck.execute("DELETE FROM raw_product_history")
+    duck.close()
+    refresh(db_url, path)
+    assert _rows(path, "SELECT count(*) FROM dim_product") == [(3,)]
