@@ -25,7 +25,7 @@ from bench import Report
 
 ROOT = Path(__file__).resolve().parent.parent
 OUTPUT = ROOT / "docs" / "BENCHMARKS.md"
-NOT_BENCHMARKS = {"run", "catalog_hub", "feed_client"}  # helpers of the benchmarks
+NOT_BENCHMARKS = {"run", "catalog_hub", "feed_client", "warehouse_hub", "warehouse_jobs"}  # helpers
 
 
 def modules() -> list[str]:

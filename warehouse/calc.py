@@ -51,7 +51,24 @@ def moving_average_cost(moves: pl.DataFrame) -> pl.DataFrame:
     )
     receipts = ordered.filter(
         pl.col("kind").is_in(COSTED_KINDS) & pl.col("unit_cost_minor").is_not_null()
-    ).with_columns(pl.int_range(pl.len()).over(SERIES).alias("nth"))
+    )
+    return receipt_costs(receipts.drop("kind"), moves.schema)
+
+
+def receipt_costs(
+    receipts: pl.DataFrame, schema: pl.Schema | None = None, start: pl.DataFrame | None = None
+) -> pl.DataFrame:
+    """`moving_average_cost` from the costed receipts alone, each with the stock just before it.
+
+    `receipts`: store_id, product_id, stock_move_id, moved_at_utc, qty_milli, unit_cost_minor,
+    on_hand_before_milli (the sum of every earlier move of the series, in posting order). The
+    warehouse computes that sum in DuckDB, so only receipts, not every sale, reach Polars.
+    `start`: store_id, product_id, previous_avg: the average each series had before these
+    receipts (an incremental build continues from the last one it posted).
+    """
+    receipts = receipts.sort("stock_move_id").with_columns(
+        pl.int_range(pl.len()).over(SERIES).alias("nth")
+    )
     columns = [
         *SERIES,
         "stock_move_id",
@@ -62,13 +79,17 @@ def moving_average_cost(moves: pl.DataFrame) -> pl.DataFrame:
         "avg_cost_minor",
     ]
     if receipts.is_empty():
-        return _cost_history(_empty_costs(moves), columns)
+        return _cost_history(_empty_costs(schema or receipts.schema), columns)
     # The average is a recurrence over each series' receipts; step through the n-th receipt of
     # every series at once (as many steps as the longest series has receipts).
     steps: list[pl.DataFrame] = []
     previous = pl.DataFrame(
         schema={"store_id": pl.Int64, "product_id": pl.Int64, "previous_avg": pl.Int64}
-    ).cast({c: moves.schema[c] for c in SERIES})
+    ).cast({c: receipts.schema[c] for c in SERIES})
+    if start is not None:
+        previous = start.select(*SERIES, pl.col("previous_avg").cast(pl.Int64)).cast(
+            {c: receipts.schema[c] for c in SERIES}
+        )
     by_step = receipts.partition_by("nth", as_dict=True)  # split once: each step its own rows
     for nth in range(int(receipts["nth"].max() or 0) + 1):  # type: ignore[arg-type]
         step = (
@@ -105,16 +126,16 @@ def moving_average_cost(moves: pl.DataFrame) -> pl.DataFrame:
     return _cost_history(history, columns)
 
 
-def _empty_costs(moves: pl.DataFrame) -> pl.DataFrame:
+def _empty_costs(schema: pl.Schema) -> pl.DataFrame:
     return pl.DataFrame(
         schema={
-            "store_id": moves.schema["store_id"],
-            "product_id": moves.schema["product_id"],
-            "stock_move_id": moves.schema["stock_move_id"],
-            "valid_from_utc": moves.schema["moved_at_utc"],
+            "store_id": schema["store_id"],
+            "product_id": schema["product_id"],
+            "stock_move_id": schema["stock_move_id"],
+            "valid_from_utc": schema["moved_at_utc"],
             "on_hand_before_milli": pl.Int64,
-            "received_milli": moves.schema["qty_milli"],
-            "received_unit_cost_minor": moves.schema["unit_cost_minor"],
+            "received_milli": schema["qty_milli"],
+            "received_unit_cost_minor": schema["unit_cost_minor"],
             "avg_cost_minor": pl.Int64,
         }
     )
@@ -561,6 +582,7 @@ __all__ = [
     "div_half_up",
     "moving_average_cost",
     "product_profit",
+    "receipt_costs",
     "reorder",
     "service_z",
     "stock_position",

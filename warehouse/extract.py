@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,7 +41,12 @@ class Extracted:
         return sum(self.rows.values())
 
 
-def open_warehouse(path: str | Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+MEMORY_LIMIT = "1500MB"  # DuckDB's buffer for one warehouse job (it spills beyond it)
+
+
+def open_warehouse(
+    path: str | Path, *, read_only: bool = False, memory_limit: str = MEMORY_LIMIT
+) -> duckdb.DuckDBPyConnection:
     """The warehouse file; nothing is ever downloaded (extension auto-install is off) and every
     timestamp is read and written in UTC."""
     if not read_only:
@@ -48,7 +54,13 @@ def open_warehouse(path: str | Path, *, read_only: bool = False) -> duckdb.DuckD
     con = duckdb.connect(
         str(path),
         read_only=read_only,
-        config={"autoinstall_known_extensions": False, "autoload_known_extensions": False},
+        config={
+            "autoinstall_known_extensions": False,
+            "autoload_known_extensions": False,
+            # Big CREATE TABLE AS and joins spill to disk instead of growing without bound.
+            "memory_limit": memory_limit,
+            "preserve_insertion_order": False,
+        },
     )
     con.execute("SET TimeZone = 'UTC'")
     return con
@@ -79,6 +91,9 @@ def hub_connection(hub_url: str) -> Iterator[tuple[str, Any]]:
             import adbc_driver_sqlite.dbapi as driver
 
             con = driver.connect(f"file:{target}?mode=ro")
+            busy = con.cursor()  # wait for the hub's writer instead of failing "locked"
+            busy.execute("PRAGMA busy_timeout = 30000")
+            busy.close()
         else:
             import adbc_driver_postgresql.dbapi as driver  # type: ignore[no-redef]
 
@@ -127,27 +142,52 @@ def cursors(duck: duckdb.DuckDBPyConnection) -> dict[str, int]:
     return dict(duck.execute(f"SELECT source, cursor FROM {STATE}").fetchall())  # noqa: S608
 
 
+# The extract runs in two lanes side by side, each with its own hub connection and DuckDB
+# connection: the biggest tables are split between them. A parent and its children (an order and
+# its lines) stay in one lane, in SOURCES order.
+FIRST_LANE = frozenset({"sale_line", "sale_payment", "shift", "shift_event", "till_state"})
+
+
 def extract(hub_url: str, duck: duckdb.DuckDBPyConnection) -> Extracted:
     """Bring every raw table up to the hub's current change counters."""
     started = time.perf_counter()
     ensure_schema(duck)
     done = Extracted()
     known = cursors(duck)
-    with hub_connection(hub_url) as (kind, hub):
-        highs = _counters(hub)
-        for source in SOURCES:
-            cursor = known.get(source.table, 0)
-            high = highs.get(source.counter, 0)
-            if high < cursor:
-                raise ExtractError(
-                    f"the hub's {source.counter!r} counter ({high}) is behind the warehouse's "
-                    f"cursor for {source.table} ({cursor}): the hub was restored from a backup; "
-                    "rebuild the warehouse from scratch"
-                )
-            done.rows[source.table] = (
-                0 if high == cursor else _load(duck, hub, kind, source, cursor, high)
+    with hub_connection(hub_url) as (_, hub):
+        highs = _counters(hub)  # first: every row numbered up to these is committed
+    for source in SOURCES:
+        cursor, high = known.get(source.table, 0), highs.get(source.counter, 0)
+        if high < cursor:
+            raise ExtractError(
+                f"the hub's {source.counter!r} counter ({high}) is behind the warehouse's "
+                f"cursor for {source.table} ({cursor}): the hub was restored from a backup; "
+                "rebuild the warehouse from scratch"
             )
-            done.cursors[source.table] = high
+        done.cursors[source.table] = high
+
+    def lane(sources: list[Source]) -> dict[str, int]:
+        rows: dict[str, int] = {}
+        lane_duck = duck.cursor()
+        try:
+            with hub_connection(hub_url) as (kind, hub):
+                for source in sources:
+                    cursor, high = known.get(source.table, 0), done.cursors[source.table]
+                    rows[source.table] = (
+                        0 if high == cursor else _load(lane_duck, hub, kind, source, cursor, high)
+                    )
+        finally:
+            lane_duck.close()
+        return rows
+
+    lanes = (
+        [s for s in SOURCES if s.table in FIRST_LANE],
+        [s for s in SOURCES if s.table not in FIRST_LANE],
+    )
+    with ThreadPoolExecutor(max_workers=len(lanes), thread_name_prefix="extract") as pool:
+        for rows in pool.map(lane, lanes):
+            done.rows.update(rows)
+    done.rows = {s.table: done.rows[s.table] for s in SOURCES}
     done.seconds = time.perf_counter() - started
     return done
 
@@ -174,8 +214,32 @@ def _replace(duck: duckdb.DuckDBPyConnection, source: Source, batches: Any, name
     duck.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT {casts} FROM incoming")  # noqa: S608
     duck.unregister("incoming")
     count = int(duck.execute(f"SELECT count(*) FROM {name}").fetchall()[0][0])  # noqa: S608
-    duck.execute(f"DELETE FROM {source.raw} USING {name} WHERE {match}")  # noqa: S608
+    if len(source.key) == 1:
+        # Ledgers only grow: rows above the highest key held are new and need no delete.
+        key = source.key[0]
+        duck.execute(
+            f'DELETE FROM {source.raw} WHERE "{key}" IN (SELECT "{key}" FROM {name} '  # noqa: S608
+            f'WHERE "{key}" <= (SELECT max("{key}") FROM {source.raw}))'
+        )
+    else:
+        duck.execute(f"DELETE FROM {source.raw} USING {name} WHERE {match}")  # noqa: S608
     duck.execute(f"INSERT INTO {source.raw} SELECT * FROM {name}")  # noqa: S608
+    return count
+
+
+def _empty(duck: duckdb.DuckDBPyConnection, table: str) -> bool:
+    return not duck.execute(f"SELECT 1 FROM {table} LIMIT 1").fetchall()  # noqa: S608
+
+
+def _append(duck: duckdb.DuckDBPyConnection, source: Source, batches: Any) -> int:
+    """Stream the incoming Arrow batches straight into the (empty) raw table."""
+    casts = ", ".join(f'CAST("{col}" AS {ty}) AS "{col}"' for col, ty in source.columns)
+    duck.register("incoming", batches)
+    duck.execute(f"INSERT INTO {source.raw} SELECT {casts} FROM incoming")  # noqa: S608
+    duck.unregister("incoming")
+    count = int(duck.execute(f"SELECT count(*) FROM {source.raw}").fetchall()[0][0])  # noqa: S608
+    if source.history:
+        duck.execute(f"INSERT INTO {source.history_table} SELECT * FROM {source.raw}")  # noqa: S608
     return count
 
 
@@ -208,16 +272,20 @@ def _load(
         batches = cur.fetch_record_batch()
         duck.execute("BEGIN")
         try:
-            count = _replace(duck, source, batches, "fresh")
-            if source.history:  # every version seen, for the dimension's history
-                duck.execute(f"INSERT INTO {source.history_table} SELECT * FROM fresh")  # noqa: S608
-            for child, parent_key in source.children:
-                _reload_children(duck, hub, kind, SOURCE_BY_TABLE[child], parent_key)
+            if cursor == 0 and _empty(duck, source.raw):  # a first load: nothing to replace
+                count = _append(duck, source, batches)
+            else:
+                count = _replace(duck, source, batches, "fresh")
+                if source.history:  # every version seen, for the dimension's history
+                    duck.execute(f"INSERT INTO {source.history_table} SELECT * FROM fresh")  # noqa: S608
+                # On a first load the children come whole with their own table.
+                for child, parent_key in source.children:
+                    _reload_children(duck, hub, kind, SOURCE_BY_TABLE[child], parent_key)
+                duck.execute("DROP TABLE fresh")
             duck.execute(
                 f"INSERT OR REPLACE INTO {STATE} VALUES (?, ?, now()::TIMESTAMP)",  # noqa: S608
                 [source.table, high],
             )
-            duck.execute("DROP TABLE fresh")
             duck.execute("COMMIT")
         except BaseException:
             duck.execute("ROLLBACK")

@@ -4,7 +4,9 @@ each with its DuckDB type in the raw layer.
 The warehouse imports nothing of the hub (import-linter); `tests/warehouse/test_contract.py`
 checks every table and column here against the hub's SQLAlchemy metadata, so a hub migration
 cannot silently break the extract. Secrets (token, password and PIN hashes) are never read.
-Timestamps land as TIMESTAMP in UTC; UUIDs as UUID; money and quantities as BIGINT.
+Timestamps land as TIMESTAMP in UTC; UUIDs as UUID; money and quantities as BIGINT. The sale's
+journal hashes stay on the hub: the hub checks the chain itself and records what it finds in
+`till_journal_issue`, which is extracted.
 """
 
 from __future__ import annotations
@@ -232,8 +234,6 @@ SOURCES: tuple[Source, ...] = (
             ("created_at", "TIMESTAMP"),
             ("till_utc_offset_min", "BIGINT"),
             ("received_at", "TIMESTAMP"),
-            ("prev_hash", "VARCHAR"),
-            ("hash", "VARCHAR"),
             ("fn_number", "VARCHAR"),
             ("fd_number", "BIGINT"),
             ("fpd", "VARCHAR"),

@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass
 
 import duckdb
+import polars as pl
 
 from warehouse import calc
 
@@ -330,10 +331,39 @@ MODELS: tuple[tuple[str, str, str], ...] = (
     ),
 )
 
-COST_INPUT = (
-    "SELECT store_id, product_id, stock_move_id, moved_at_utc, kind, qty_milli, unit_cost_minor "
-    "FROM fct_stock_move"
+# Every costed receipt with the stock just before it (the sum of the series' earlier moves in
+# posting order): only these reach Polars for the moving-average recurrence.
+COST_INPUT = """
+SELECT * EXCLUDE (kind) FROM (
+    SELECT store_id, product_id, stock_move_id, moved_at_utc, kind, qty_milli, unit_cost_minor,
+           coalesce(sum(qty_milli) OVER (
+               PARTITION BY store_id, product_id ORDER BY stock_move_id
+               ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS on_hand_before_milli
+    FROM fct_stock_move
 )
+WHERE kind IN ('receipt', 'transfer_in') AND unit_cost_minor IS NOT NULL
+"""
+# The same for the moves after the last one costed: the stock before each comes from the
+# series' earlier moves (summed once) plus the new moves before it.
+COST_INPUT_AFTER = """
+WITH fresh AS (SELECT * FROM fct_stock_move WHERE stock_move_id > ?),
+base AS (
+    SELECT store_id, product_id, sum(qty_milli) AS held
+    FROM fct_stock_move
+    WHERE stock_move_id <= ?
+      AND (store_id, product_id) IN (SELECT DISTINCT store_id, product_id FROM fresh)
+    GROUP BY ALL
+)
+SELECT * EXCLUDE (kind) FROM (
+    SELECT f.store_id, f.product_id, f.stock_move_id, f.moved_at_utc, f.kind, f.qty_milli,
+           f.unit_cost_minor,
+           coalesce(b.held, 0) + coalesce(sum(f.qty_milli) OVER (
+               PARTITION BY f.store_id, f.product_id ORDER BY f.stock_move_id
+               ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS on_hand_before_milli
+    FROM fresh f LEFT JOIN base b USING (store_id, product_id)
+)
+WHERE kind IN ('receipt', 'transfer_in') AND unit_cost_minor IS NOT NULL
+"""
 COST_GRAIN = (
     "one row per store, product and cost change: the moving-average cost after each receipt "
     "or transfer-in at a cost"
@@ -356,13 +386,59 @@ SELECT category_id, arg_max(path, depth) AS category_path FROM walk GROUP BY cat
 class Built:
     rows: dict[str, int]
     seconds: float
+    whole: bool = True  # the big facts were rebuilt whole (not only what changed)
 
 
-def build(duck: duckdb.DuckDBPyConnection) -> Built:
-    """(Re)build the staging views and every model in one transaction: readers see the old
-    models or the new ones, never half."""
+BUILD_STATE = "_build_state"
+
+# The big facts are kept incrementally: (key column, the keys whose rows changed since the last
+# build). `{table}` stands for the extract cursor of raw_<table> at that build. A sale changed on
+# the hub brings its lines, payments and stock moves again; so does a changed stock document.
+INCREMENTAL: dict[str, tuple[str, str]] = {
+    "fct_sale_line": (
+        "sale_id",
+        "SELECT id FROM raw_sale WHERE change_seq > {sale} "
+        "UNION SELECT sale_id FROM raw_sale_line WHERE change_seq > {sale_line}",
+    ),
+    "fct_payment": (
+        "sale_id",
+        "SELECT id FROM raw_sale WHERE change_seq > {sale} "
+        "UNION SELECT sale_id FROM raw_sale_payment WHERE change_seq > {sale_payment}",
+    ),
+    "fct_stock_move": (
+        "stock_move_id",
+        "SELECT id FROM raw_stock_move WHERE change_seq > {stock_move} "
+        "UNION SELECT m.id FROM raw_stock_move m JOIN raw_sale s ON s.id = m.sale_id "
+        "WHERE s.change_seq > {sale} "
+        "UNION SELECT m.id FROM raw_stock_move m JOIN raw_stock_doc d ON d.id = m.doc_id "
+        "WHERE d.change_seq > {stock_doc}",
+    ),
+}
+# A change here touches every fact row (a store's time zone moves its local dates): rebuild all.
+FULL_REBUILD_SOURCES = ("store",)
+
+
+def build(duck: duckdb.DuckDBPyConnection, *, full: bool = False) -> Built:
+    """(Re)build the staging views, dimensions and facts in one transaction: readers see the old
+    models or the new ones, never half.
+
+    The dimensions and small facts are rebuilt whole. The big facts (sale lines, payments, stock
+    moves) are rebuilt whole on the first build, when a store changed, or with `full`; otherwise
+    only the rows of what the extract brought since the last build are replaced."""
     started = time.perf_counter()
     rows: dict[str, int] = {}
+    extracted = dict(duck.execute("SELECT source, cursor FROM _extract_state").fetchall())
+    built = _built(duck)
+    whole = (
+        full
+        or built is None
+        or any(
+            duck.execute(
+                f"SELECT 1 FROM raw_{table} WHERE change_seq > ? LIMIT 1", [built.get(table, 0)]
+            ).fetchall()
+            for table in FULL_REBUILD_SOURCES
+        )
+    )
     duck.execute("BEGIN")
     try:
         for name, grain, sql in STAGING:
@@ -370,20 +446,86 @@ def build(duck: duckdb.DuckDBPyConnection) -> Built:
             duck.execute(f"COMMENT ON VIEW {name} IS '{_quote(grain)}'")
         duck.execute(f"CREATE OR REPLACE VIEW category_paths AS {CATEGORY_PATHS}")
         for name, grain, sql in MODELS:
-            duck.execute(f"CREATE OR REPLACE TABLE {name} AS {sql}")
+            if name in INCREMENTAL and not whole and _exists(duck, name):
+                key, changed = INCREMENTAL[name]
+                since = {table: (built or {}).get(table, 0) for table in extracted}
+                duck.execute(f"CREATE OR REPLACE TEMP TABLE changed AS {changed.format(**since)}")
+                duck.execute(f"DELETE FROM {name} WHERE {key} IN (SELECT * FROM changed)")
+                duck.execute(
+                    f"INSERT INTO {name} SELECT * FROM ({sql}) WHERE {key} IN "
+                    "(SELECT * FROM changed)"
+                )
+                duck.execute("DROP TABLE changed")
+            else:
+                duck.execute(f"CREATE OR REPLACE TABLE {name} AS {sql}")
             duck.execute(f"COMMENT ON TABLE {name} IS '{_quote(grain)}'")
             rows[name] = int(duck.execute(f"SELECT count(*) FROM {name}").fetchall()[0][0])
-        costs = calc.moving_average_cost(duck.sql(COST_INPUT).pl())
-        duck.register("cost_frame", costs.to_arrow())
-        duck.execute("CREATE OR REPLACE TABLE dim_product_cost AS SELECT * FROM cost_frame")
-        duck.unregister("cost_frame")
-        duck.execute(f"COMMENT ON TABLE dim_product_cost IS '{_quote(COST_GRAIN)}'")
-        rows["dim_product_cost"] = costs.height
+        rows["dim_product_cost"] = _build_costs(duck, whole)
+        duck.execute(
+            f"CREATE OR REPLACE TABLE {BUILD_STATE} AS SELECT source, cursor FROM _extract_state"
+        )
         duck.execute("COMMIT")
     except BaseException:
         duck.execute("ROLLBACK")
         raise
-    return Built(rows, time.perf_counter() - started)
+    return Built(rows, time.perf_counter() - started, whole)
+
+
+COST_STATE = "_cost_state"
+
+
+def _build_costs(duck: duckdb.DuckDBPyConnection, whole: bool) -> int:
+    """`dim_product_cost`: whole, or continued from the last stock move it has seen (the hub
+    numbers its ledger in posting order, so later moves always have higher ids)."""
+    last = None if whole or not _exists(duck, COST_STATE) else _cost_state(duck)
+    if last is None:
+        costs = calc.receipt_costs(_int64(duck.sql(COST_INPUT).pl()))
+        duck.register("cost_frame", costs.to_arrow())
+        duck.execute("CREATE OR REPLACE TABLE dim_product_cost AS SELECT * FROM cost_frame")
+        duck.execute(f"COMMENT ON TABLE dim_product_cost IS '{_quote(COST_GRAIN)}'")
+    else:
+        receipts = _int64(duck.sql(COST_INPUT_AFTER, params=[last, last]).pl())
+        start = duck.sql(
+            "SELECT store_id, product_id, avg_cost_minor AS previous_avg FROM dim_product_cost "
+            "WHERE valid_to_utc IS NULL"
+        ).pl()
+        costs = calc.receipt_costs(receipts, start=start)
+        duck.register("cost_frame", costs.to_arrow())
+        duck.execute(  # the open row of a series that got a new cost ends where the new begins
+            "UPDATE dim_product_cost c SET valid_to_utc = f.first_from FROM ("
+            "SELECT store_id, product_id, min(valid_from_utc) AS first_from FROM cost_frame "
+            "GROUP BY ALL) f WHERE c.store_id = f.store_id AND c.product_id = f.product_id "
+            "AND c.valid_to_utc IS NULL"
+        )
+        duck.execute("INSERT INTO dim_product_cost SELECT * FROM cost_frame")
+    duck.unregister("cost_frame")
+    duck.execute(
+        f"CREATE OR REPLACE TABLE {COST_STATE} AS SELECT coalesce(max(stock_move_id), 0) "
+        "AS last_stock_move_id FROM fct_stock_move"
+    )
+    return int(duck.execute("SELECT count(*) FROM dim_product_cost").fetchall()[0][0])
+
+
+def _cost_state(duck: duckdb.DuckDBPyConnection) -> int:
+    return int(duck.execute(f"SELECT last_stock_move_id FROM {COST_STATE}").fetchall()[0][0])
+
+
+def _exists(duck: duckdb.DuckDBPyConnection, table: str) -> bool:
+    return bool(
+        duck.execute("SELECT 1 FROM duckdb_tables() WHERE table_name = ?", [table]).fetchall()
+    )
+
+
+def _built(duck: duckdb.DuckDBPyConnection) -> dict[str, int] | None:
+    """The extract cursors the last build saw, or None before the first build."""
+    if not _exists(duck, BUILD_STATE):
+        return None
+    return {str(k): int(v) for k, v in duck.execute(f"SELECT * FROM {BUILD_STATE}").fetchall()}
+
+
+def _int64(frame: pl.DataFrame) -> pl.DataFrame:
+    """DuckDB sums BIGINT into HUGEINT (a Polars decimal): back to Int64, exact or an error."""
+    return frame.with_columns(pl.col(pl.Decimal(38, 0)).cast(pl.Int64, strict=True))
 
 
 def _quote(text: str) -> str:

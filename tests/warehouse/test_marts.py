@@ -20,6 +20,7 @@ from tests.warehouse.test_extract import _trade
 from warehouse.extract import open_warehouse
 from warehouse.marts import GRAINS, headline
 from warehouse.pipeline import build_marts, refresh
+from warehouse.transform import build
 
 SUPPLIERS = "/api/v1/suppliers"
 
@@ -287,3 +288,28 @@ def test_a_warehouse_without_product_history_starts_it(client, world, db, db_url
     duck.close()
     refresh(db_url, path)
     assert _rows(path, "SELECT count(*) FROM dim_product") == [(3,)]
+
+
+def test_an_incremental_build_equals_a_whole_one(client, world, db, db_url, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """warehouse-refresh replaces only what the extract brought: the facts and the cost history
+    after it equal a build from scratch."""
+    till, items = _trade(client, world, db, days=2)
+    path = tmp_path / "w.duckdb"
+    assert refresh(db_url, path).built.whole
+    milk = items["milk"]
+    with db.write() as s:  # a delivery at a new cost between two sales
+        receive(s, world.store_a, [(milk.product_id, 12_000, 6_400)])
+    later = dt.datetime(2026, 11, 25, 10, 0, tzinfo=dt.UTC)
+    more = [till.sale([milk, items["bread"]], at=later + dt.timedelta(minutes=n)) for n in range(5)]
+    assert set(statuses(post(client, world.headers("device_a"), more))) == {"created"}
+    again = refresh(db_url, path)
+    assert not again.built.whole and again.extracted.rows["sale"] == 5
+    tables = ("fct_sale_line", "fct_payment", "fct_stock_move", "dim_product_cost")
+    incremental = {t: _rows(path, f"SELECT * FROM {t} ORDER BY ALL") for t in tables}
+    duck = open_warehouse(path)
+    try:
+        build(duck, full=True)
+    finally:
+        duck.close()
+    assert {t: _rows(path, f"SELECT * FROM {t} ORDER BY ALL") for t in tables} == incremental
+    assert len(incremental["dim_product_cost"]) == 4  # milk twice, bread and cheese once
