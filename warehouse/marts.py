@@ -12,6 +12,7 @@ import datetime as dt
 import json
 import os
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -101,13 +102,24 @@ def daily_sales(duck: duckdb.DuckDBPyConnection, as_of: dt.date) -> pl.DataFrame
     )
 
 
-def product_profit(duck: duckdb.DuckDBPyConnection, as_of: dt.date) -> pl.DataFrame:
+def product_profit(duck: duckdb.DuckDBPyConnection, as_of: dt.date) -> Iterator[pl.DataFrame]:
+    """Product profit one store at a time: the day rows of a chain do not all sit in memory."""
+    stores = [
+        int(r[0]) for r in duck.execute("SELECT store_id FROM dim_store ORDER BY 1").fetchall()
+    ]
+    for store in stores or [None]:
+        yield _store_profit(duck, as_of, store)
+
+
+def _store_profit(
+    duck: duckdb.DuckDBPyConnection, as_of: dt.date, store: int | None
+) -> pl.DataFrame:
     daily = _pl(
         duck,
         """
         SELECT store_id, product_id, arg_max(category_id, sold_at_utc) AS category_id, sale_date,
                sum(qty_milli) AS qty_milli,
-               count(DISTINCT CASE WHEN kind = 'sale' THEN sale_id END) AS receipts,
+               count(*) FILTER (WHERE kind = 'sale' AND first_line_of_product) AS receipts,
                sum(revenue_minor) AS revenue_minor,
                sum(vat_minor) AS vat_minor,
                sum(revenue_ex_vat_minor) AS revenue_ex_vat_minor,
@@ -118,10 +130,12 @@ def product_profit(duck: duckdb.DuckDBPyConnection, as_of: dt.date) -> pl.DataFr
                sum(CASE WHEN unit_cost_minor IS NULL THEN 0 ELSE revenue_ex_vat_minor END)
                    AS costed_revenue_ex_vat_minor
         FROM fct_sale_line
-        WHERE sale_date <= ?
+        WHERE sale_date <= ? AND (store_id = ? OR ? IS NULL)
         GROUP BY store_id, product_id, sale_date
         """,
         as_of,
+        store,
+        store,
     )
     return calc.product_profit(daily).with_columns(pl.lit(as_of).alias("as_of"))
 
@@ -233,29 +247,46 @@ def cash_over_short(duck: duckdb.DuckDBPyConnection, as_of: dt.date) -> pl.DataF
     )
 
 
-def compute(
+def chunks(
     duck: duckdb.DuckDBPyConnection, as_of: dt.date, params: MartParams
-) -> dict[str, pl.DataFrame]:
-    """Every mart for `as_of`, as frames (nothing written)."""
+) -> Iterator[tuple[str, pl.DataFrame]]:
+    """Every mart for `as_of` as (name, frame) pieces; a mart may come in several pieces (product
+    profit comes one store at a time). Nothing is written."""
     stats = demand(duck, as_of, params.window_days)
     stock = levels(duck, as_of)
     position = calc.stock_position(stock.drop("first_move_date"), stats, as_of)
     abc_first = as_of - dt.timedelta(days=params.abc_weeks * 7 - 1)
-    return {
-        "rpt_daily_sales": daily_sales(duck, as_of),
-        "rpt_product_profit": product_profit(duck, as_of),
-        "rpt_stock_position": position,
-        "rpt_reorder": calc.reorder(
-            stats, on_order(duck), terms(duck), as_of, params.service_level
+    yield "rpt_daily_sales", daily_sales(duck, as_of)
+    for piece in product_profit(duck, as_of):
+        yield "rpt_product_profit", piece
+    yield "rpt_stock_position", position
+    yield (
+        "rpt_reorder",
+        calc.reorder(stats, on_order(duck), terms(duck), as_of, params.service_level),
+    )
+    yield (
+        "rpt_abc_xyz",
+        calc.abc_xyz(sold_daily(duck, abc_first, as_of), as_of, params.abc_weeks).with_columns(
+            pl.lit(as_of).alias("as_of")
         ),
-        "rpt_abc_xyz": calc.abc_xyz(
-            sold_daily(duck, abc_first, as_of), as_of, params.abc_weeks
-        ).with_columns(pl.lit(as_of).alias("as_of")),
-        "rpt_dead_stock": calc.dead_stock(
+    )
+    yield (
+        "rpt_dead_stock",
+        calc.dead_stock(
             position, stock.select(*calc.SERIES, "first_move_date"), as_of, params.dead_stock_days
         ),
-        "rpt_cash_over_short": cash_over_short(duck, as_of),
-    }
+    )
+    yield "rpt_cash_over_short", cash_over_short(duck, as_of)
+
+
+def compute(
+    duck: duckdb.DuckDBPyConnection, as_of: dt.date, params: MartParams
+) -> dict[str, pl.DataFrame]:
+    """Every mart for `as_of`, as whole frames (nothing written)."""
+    pieces: dict[str, list[pl.DataFrame]] = {}
+    for name, piece in chunks(duck, as_of, params):
+        pieces.setdefault(name, []).append(piece)
+    return {name: pl.concat(frames) for name, frames in pieces.items()}
 
 
 def build_marts_in(
@@ -263,19 +294,21 @@ def build_marts_in(
 ) -> MartsBuilt:
     """Compute every mart, replace them in one transaction, then write the Parquet copies."""
     started = time.perf_counter()
-    frames = compute(duck, as_of, params)
     built = MartsBuilt(as_of)
     duck.execute("BEGIN")
     try:
-        for name, frame in frames.items():
+        for name, frame in chunks(duck, as_of, params):
             duck.register("mart_frame", frame.to_arrow())
-            duck.execute(
-                f"CREATE OR REPLACE TABLE {name} AS SELECT {_TYPED.get(name, '*')} "  # noqa: S608
-                "FROM mart_frame"
-            )
+            columns = _TYPED.get(name, "*")
+            if name in built.rows:  # a further piece of the same mart
+                duck.execute(f"INSERT INTO {name} SELECT {columns} FROM mart_frame")  # noqa: S608
+            else:
+                duck.execute(
+                    f"CREATE OR REPLACE TABLE {name} AS SELECT {columns} FROM mart_frame"  # noqa: S608
+                )
+                duck.execute(f"COMMENT ON TABLE {name} IS '{GRAINS[name]}'")
             duck.unregister("mart_frame")
-            duck.execute(f"COMMENT ON TABLE {name} IS '{GRAINS[name]}'")
-            built.rows[name] = frame.height
+            built.rows[name] = built.rows.get(name, 0) + frame.height
         duck.execute(
             f"CREATE OR REPLACE TABLE {STATE} AS SELECT ?::DATE AS as_of, "
             "now()::TIMESTAMP AS built_at_utc, ?::DOUBLE AS service_level, "
@@ -293,7 +326,7 @@ def build_marts_in(
         duck.execute("ROLLBACK")
         raise
     if marts_dir is not None:
-        built.parquet = write_parquet(duck, marts_dir, list(frames))
+        built.parquet = write_parquet(duck, marts_dir, list(built.rows))
     built.seconds = time.perf_counter() - started
     return built
 
@@ -403,6 +436,7 @@ __all__ = [
     "MartParams",
     "MartsBuilt",
     "build_marts_in",
+    "chunks",
     "compute",
     "headline",
     "write_parquet",

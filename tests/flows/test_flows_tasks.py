@@ -56,7 +56,7 @@ def test_refresh_then_marts_through_the_task_functions(
     assert marts.as_of == AS_OF
     assert marts.rows["rpt_daily_sales"] > 0
     assert {path.name for path in marts_dir.glob("*.parquet")} == {
-        f"{name}.parquet" for name in marts.rows
+        f"{name}.parquet" for name in (*marts.rows, "_mart_state")
     }
 
 
