@@ -119,7 +119,7 @@ def _store_profit(
         """
         SELECT store_id, product_id, arg_max(category_id, sold_at_utc) AS category_id, sale_date,
                sum(qty_milli) AS qty_milli,
-               count(*) FILTER (WHERE kind = 'sale' AND first_line_of_product) AS receipts,
+               count(DISTINCT sale_id) FILTER (WHERE kind = 'sale') AS receipts,
                sum(revenue_minor) AS revenue_minor,
                sum(vat_minor) AS vat_minor,
                sum(revenue_ex_vat_minor) AS revenue_ex_vat_minor,

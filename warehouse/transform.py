@@ -226,10 +226,6 @@ MODELS: tuple[tuple[str, str, str], ...] = (
                    AS product_version_id,
                CASE WHEN NOT unknown_product THEN v.category_id END AS category_id,
                unknown_product,
-               row_number() OVER (
-                   PARTITION BY sale_id, CASE WHEN unknown_product THEN NULL
-                                              ELSE lines.product_id END
-                   ORDER BY line_no) = 1 AS first_line_of_product,
                line_name, kind, sold_at_utc,
                {_local_date("sold_at_utc")} AS sale_date,
                sign * qty_milli AS qty_milli,
