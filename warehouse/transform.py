@@ -343,24 +343,17 @@ SELECT * EXCLUDE (kind) FROM (
 )
 WHERE kind IN ('receipt', 'transfer_in') AND unit_cost_minor IS NOT NULL
 """
-# The same for the moves after the last one costed: the stock before each comes from the
-# series' earlier moves (summed once) plus the new moves before it.
+# The same for the moves after the last one costed: the stock before each is what the series
+# held (kept in `_cost_state`) plus the new moves before it.
 COST_INPUT_AFTER = """
-WITH fresh AS (SELECT * FROM fct_stock_move WHERE stock_move_id > ?),
-base AS (
-    SELECT store_id, product_id, sum(qty_milli) AS held
-    FROM fct_stock_move
-    WHERE stock_move_id <= ?
-      AND (store_id, product_id) IN (SELECT DISTINCT store_id, product_id FROM fresh)
-    GROUP BY ALL
-)
 SELECT * EXCLUDE (kind) FROM (
     SELECT f.store_id, f.product_id, f.stock_move_id, f.moved_at_utc, f.kind, f.qty_milli,
            f.unit_cost_minor,
-           coalesce(b.held, 0) + coalesce(sum(f.qty_milli) OVER (
+           coalesce(h.on_hand_milli, 0) + coalesce(sum(f.qty_milli) OVER (
                PARTITION BY f.store_id, f.product_id ORDER BY f.stock_move_id
                ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS on_hand_before_milli
-    FROM fresh f LEFT JOIN base b USING (store_id, product_id)
+    FROM fct_stock_move f LEFT JOIN _cost_state h USING (store_id, product_id)
+    WHERE f.stock_move_id > ?
 )
 WHERE kind IN ('receipt', 'transfer_in') AND unit_cost_minor IS NOT NULL
 """
@@ -471,20 +464,26 @@ def build(duck: duckdb.DuckDBPyConnection, *, full: bool = False) -> Built:
     return Built(rows, time.perf_counter() - started, whole)
 
 
-COST_STATE = "_cost_state"
+COST_STATE = "_cost_state"  # what each store and product held after the last costed move
+COST_CURSOR = "_cost_cursor"
 
 
 def _build_costs(duck: duckdb.DuckDBPyConnection, whole: bool) -> int:
     """`dim_product_cost`: whole, or continued from the last stock move it has seen (the hub
-    numbers its ledger in posting order, so later moves always have higher ids)."""
-    last = None if whole or not _exists(duck, COST_STATE) else _cost_state(duck)
+    numbers its ledger in posting order, so later moves always have higher ids). `_cost_state`
+    keeps what each series held after that move; `_cost_cursor` the move's id."""
+    last = None if whole or not _exists(duck, COST_CURSOR) else _cost_cursor(duck)
     if last is None:
         costs = calc.receipt_costs(_int64(duck.sql(COST_INPUT).pl()))
         duck.register("cost_frame", costs.to_arrow())
         duck.execute("CREATE OR REPLACE TABLE dim_product_cost AS SELECT * FROM cost_frame")
         duck.execute(f"COMMENT ON TABLE dim_product_cost IS '{_quote(COST_GRAIN)}'")
+        duck.execute(
+            f"CREATE OR REPLACE TABLE {COST_STATE} AS SELECT store_id, product_id, "
+            "CAST(sum(qty_milli) AS BIGINT) AS on_hand_milli FROM fct_stock_move GROUP BY ALL"
+        )
     else:
-        receipts = _int64(duck.sql(COST_INPUT_AFTER, params=[last, last]).pl())
+        receipts = _int64(duck.sql(COST_INPUT_AFTER, params=[last]).pl())
         start = duck.sql(
             "SELECT store_id, product_id, avg_cost_minor AS previous_avg FROM dim_product_cost "
             "WHERE valid_to_utc IS NULL"
@@ -498,16 +497,25 @@ def _build_costs(duck: duckdb.DuckDBPyConnection, whole: bool) -> int:
             "AND c.valid_to_utc IS NULL"
         )
         duck.execute("INSERT INTO dim_product_cost SELECT * FROM cost_frame")
+        duck.execute(
+            f"CREATE OR REPLACE TABLE {COST_STATE} AS "
+            "SELECT store_id, product_id, "
+            "CAST(coalesce(h.on_hand_milli, 0) + coalesce(n.moved, 0) AS BIGINT) AS on_hand_milli "
+            f"FROM {COST_STATE} h FULL JOIN ("
+            "SELECT store_id, product_id, sum(qty_milli) AS moved FROM fct_stock_move "
+            "WHERE stock_move_id > ? GROUP BY ALL) n USING (store_id, product_id)",
+            [last],
+        )
     duck.unregister("cost_frame")
     duck.execute(
-        f"CREATE OR REPLACE TABLE {COST_STATE} AS SELECT coalesce(max(stock_move_id), 0) "
+        f"CREATE OR REPLACE TABLE {COST_CURSOR} AS SELECT coalesce(max(stock_move_id), 0) "
         "AS last_stock_move_id FROM fct_stock_move"
     )
     return int(duck.execute("SELECT count(*) FROM dim_product_cost").fetchall()[0][0])
 
 
-def _cost_state(duck: duckdb.DuckDBPyConnection) -> int:
-    return int(duck.execute(f"SELECT last_stock_move_id FROM {COST_STATE}").fetchall()[0][0])
+def _cost_cursor(duck: duckdb.DuckDBPyConnection) -> int:
+    return int(duck.execute(f"SELECT last_stock_move_id FROM {COST_CURSOR}").fetchall()[0][0])
 
 
 def _exists(duck: duckdb.DuckDBPyConnection, table: str) -> bool:
