@@ -64,16 +64,20 @@ def is_transient(task: Any, task_run: Any, state: Any) -> bool:
 
 RETRIES = 3
 RETRY_BACKOFF = exponential_backoff(backoff_factor=10)  # 10, 20, 40 s
+# Every task that writes the warehouse: one at a time (the tag's limit), retried with backoff.
+WRITER: dict[str, Any] = {
+    "tags": [WRITER_TAG],
+    "cache_policy": NO_CACHE,
+    "retries": RETRIES,
+    "retry_delay_seconds": RETRY_BACKOFF,
+    "retry_jitter_factor": 0.5,
+    "retry_condition_fn": is_transient,
+}
 
 
 @task(
     name="refresh-warehouse",
-    tags=[WRITER_TAG],
-    cache_policy=NO_CACHE,
-    retries=RETRIES,
-    retry_delay_seconds=RETRY_BACKOFF,
-    retry_jitter_factor=0.5,
-    retry_condition_fn=is_transient,
+    **WRITER,
 )
 def refresh_warehouse(hub_url: str, warehouse_path: Path, lock_timeout_seconds: float) -> Refreshed:
     """Extract what is new in the hub and rebuild dimensions and facts."""
@@ -91,12 +95,7 @@ def refresh_warehouse(hub_url: str, warehouse_path: Path, lock_timeout_seconds: 
 
 @task(
     name="build-marts",
-    tags=[WRITER_TAG],
-    cache_policy=NO_CACHE,
-    retries=RETRIES,
-    retry_delay_seconds=RETRY_BACKOFF,
-    retry_jitter_factor=0.5,
-    retry_condition_fn=is_transient,
+    **WRITER,
 )
 def build_marts(
     warehouse_path: Path,

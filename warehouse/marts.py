@@ -20,6 +20,7 @@ import duckdb
 import polars as pl
 
 from warehouse import calc
+from warehouse.transform import int64
 
 STATE = "_mart_state"
 
@@ -66,9 +67,7 @@ _TYPED = {"rpt_cash_over_short": "* REPLACE (CAST(shift_uuid AS UUID) AS shift_u
 
 
 def _pl(duck: duckdb.DuckDBPyConnection, sql: str, *params: object) -> pl.DataFrame:
-    frame = duck.sql(sql, params=list(params)).pl()
-    # DuckDB sums BIGINT into HUGEINT (a Polars decimal): back to Int64, exact or an error.
-    return frame.with_columns(pl.col(pl.Decimal(38, 0)).cast(pl.Int64, strict=True))
+    return int64(duck.sql(sql, params=list(params)).pl())
 
 
 def daily_sales(duck: duckdb.DuckDBPyConnection, as_of: dt.date) -> pl.DataFrame:

@@ -474,7 +474,7 @@ def _build_costs(duck: duckdb.DuckDBPyConnection, whole: bool) -> int:
     keeps what each series held after that move; `_cost_cursor` the move's id."""
     last = None if whole or not _exists(duck, COST_CURSOR) else _cost_cursor(duck)
     if last is None:
-        costs = calc.receipt_costs(_int64(duck.sql(COST_INPUT).pl()))
+        costs = calc.receipt_costs(int64(duck.sql(COST_INPUT).pl()))
         duck.register("cost_frame", costs.to_arrow())
         duck.execute("CREATE OR REPLACE TABLE dim_product_cost AS SELECT * FROM cost_frame")
         duck.execute(f"COMMENT ON TABLE dim_product_cost IS '{_quote(COST_GRAIN)}'")
@@ -483,7 +483,7 @@ def _build_costs(duck: duckdb.DuckDBPyConnection, whole: bool) -> int:
             "CAST(sum(qty_milli) AS BIGINT) AS on_hand_milli FROM fct_stock_move GROUP BY ALL"
         )
     else:
-        receipts = _int64(duck.sql(COST_INPUT_AFTER, params=[last]).pl())
+        receipts = int64(duck.sql(COST_INPUT_AFTER, params=[last]).pl())
         start = duck.sql(
             "SELECT store_id, product_id, avg_cost_minor AS previous_avg FROM dim_product_cost "
             "WHERE valid_to_utc IS NULL"
@@ -531,7 +531,7 @@ def _built(duck: duckdb.DuckDBPyConnection) -> dict[str, int] | None:
     return {str(k): int(v) for k, v in duck.execute(f"SELECT * FROM {BUILD_STATE}").fetchall()}
 
 
-def _int64(frame: pl.DataFrame) -> pl.DataFrame:
+def int64(frame: pl.DataFrame) -> pl.DataFrame:
     """DuckDB sums BIGINT into HUGEINT (a Polars decimal): back to Int64, exact or an error."""
     return frame.with_columns(pl.col(pl.Decimal(38, 0)).cast(pl.Int64, strict=True))
 
