@@ -66,6 +66,18 @@ def open_warehouse(
     return con
 
 
+@contextmanager
+def transaction(duck: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """One DuckDB transaction: committed when the block ends, rolled back when it raises."""
+    duck.execute("BEGIN")
+    try:
+        yield
+    except BaseException:
+        duck.execute("ROLLBACK")
+        raise
+    duck.execute("COMMIT")
+
+
 def _adbc_target(hub_url: str) -> tuple[str, str]:
     """('sqlite', path) or ('postgresql', uri) from a SQLAlchemy-style database URL."""
     parts = urlsplit(hub_url)
@@ -208,7 +220,7 @@ _CHUNK = 500  # parent ids per child query
 def _replace(duck: duckdb.DuckDBPyConnection, source: Source, batches: Any, name: str) -> int:
     """Cast the incoming Arrow batches into temp table `name` and replace those keys in the raw
     table; returns the row count. Runs inside the caller's transaction."""
-    casts = ", ".join(f'CAST("{col}" AS {ty}) AS "{col}"' for col, ty in source.columns)
+    casts = _casts(source)
     match = " AND ".join(f'{source.raw}."{k}" = {name}."{k}"' for k in source.key)
     duck.register("incoming", batches)
     duck.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT {casts} FROM incoming")  # noqa: S608
@@ -227,13 +239,18 @@ def _replace(duck: duckdb.DuckDBPyConnection, source: Source, batches: Any, name
     return count
 
 
+def _casts(source: Source) -> str:
+    """The incoming columns cast to their warehouse types."""
+    return ", ".join(f'CAST("{col}" AS {ty}) AS "{col}"' for col, ty in source.columns)
+
+
 def _empty(duck: duckdb.DuckDBPyConnection, table: str) -> bool:
     return not duck.execute(f"SELECT 1 FROM {table} LIMIT 1").fetchall()  # noqa: S608
 
 
 def _append(duck: duckdb.DuckDBPyConnection, source: Source, batches: Any) -> int:
     """Stream the incoming Arrow batches straight into the (empty) raw table."""
-    casts = ", ".join(f'CAST("{col}" AS {ty}) AS "{col}"' for col, ty in source.columns)
+    casts = _casts(source)
     duck.register("incoming", batches)
     duck.execute(f"INSERT INTO {source.raw} SELECT {casts} FROM incoming")  # noqa: S608
     duck.unregister("incoming")
@@ -270,8 +287,7 @@ def _load(
     try:
         cur.execute(_select(source, kind, _changed(cursor, high)))
         batches = cur.fetch_record_batch()
-        duck.execute("BEGIN")
-        try:
+        with transaction(duck):
             if cursor == 0 and _empty(duck, source.raw):  # a first load: nothing to replace
                 count = _append(duck, source, batches)
             else:
@@ -286,13 +302,17 @@ def _load(
                 f"INSERT OR REPLACE INTO {STATE} VALUES (?, ?, now()::TIMESTAMP)",  # noqa: S608
                 [source.table, high],
             )
-            duck.execute("COMMIT")
-        except BaseException:
-            duck.execute("ROLLBACK")
-            raise
         return count
     finally:
         cur.close()
 
 
-__all__ = ["ExtractError", "Extracted", "cursors", "ensure_schema", "extract", "open_warehouse"]
+__all__ = [
+    "ExtractError",
+    "Extracted",
+    "cursors",
+    "ensure_schema",
+    "extract",
+    "open_warehouse",
+    "transaction",
+]

@@ -20,6 +20,7 @@ import duckdb
 import polars as pl
 
 from warehouse import calc
+from warehouse.extract import transaction
 from warehouse.transform import int64
 
 STATE = "_mart_state"
@@ -278,24 +279,13 @@ def chunks(
     yield "rpt_cash_over_short", cash_over_short(duck, as_of)
 
 
-def compute(
-    duck: duckdb.DuckDBPyConnection, as_of: dt.date, params: MartParams
-) -> dict[str, pl.DataFrame]:
-    """Every mart for `as_of`, as whole frames (nothing written)."""
-    pieces: dict[str, list[pl.DataFrame]] = {}
-    for name, piece in chunks(duck, as_of, params):
-        pieces.setdefault(name, []).append(piece)
-    return {name: pl.concat(frames) for name, frames in pieces.items()}
-
-
 def build_marts_in(
     duck: duckdb.DuckDBPyConnection, as_of: dt.date, params: MartParams, marts_dir: Path | None
 ) -> MartsBuilt:
     """Compute every mart, replace them in one transaction, then write the Parquet copies."""
     started = time.perf_counter()
     built = MartsBuilt(as_of)
-    duck.execute("BEGIN")
-    try:
+    with transaction(duck):
         for name, frame in chunks(duck, as_of, params):
             duck.register("mart_frame", frame.to_arrow())
             columns = _TYPED.get(name, "*")
@@ -320,10 +310,6 @@ def build_marts_in(
                 params.abc_weeks,
             ],
         )
-        duck.execute("COMMIT")
-    except BaseException:
-        duck.execute("ROLLBACK")
-        raise
     if marts_dir is not None:
         built.parquet = write_parquet(duck, marts_dir, list(built.rows))
     built.seconds = time.perf_counter() - started
@@ -436,7 +422,6 @@ __all__ = [
     "MartsBuilt",
     "build_marts_in",
     "chunks",
-    "compute",
     "headline",
     "write_parquet",
 ]

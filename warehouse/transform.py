@@ -15,6 +15,7 @@ import duckdb
 import polars as pl
 
 from warehouse import calc
+from warehouse.extract import transaction
 
 
 # The store's local calendar day of a UTC timestamp column.
@@ -432,8 +433,7 @@ def build(duck: duckdb.DuckDBPyConnection, *, full: bool = False) -> Built:
             for table in FULL_REBUILD_SOURCES
         )
     )
-    duck.execute("BEGIN")
-    try:
+    with transaction(duck):
         for name, grain, sql in STAGING:
             duck.execute(f"CREATE OR REPLACE VIEW {name} AS {sql}")
             duck.execute(f"COMMENT ON VIEW {name} IS '{_quote(grain)}'")
@@ -457,10 +457,6 @@ def build(duck: duckdb.DuckDBPyConnection, *, full: bool = False) -> Built:
         duck.execute(
             f"CREATE OR REPLACE TABLE {BUILD_STATE} AS SELECT source, cursor FROM _extract_state"
         )
-        duck.execute("COMMIT")
-    except BaseException:
-        duck.execute("ROLLBACK")
-        raise
     return Built(rows, time.perf_counter() - started, whole)
 
 
