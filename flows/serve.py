@@ -1,5 +1,6 @@
-"""The deployments and `serve`: warehouse-refresh every `refresh_minutes` and daily-close at
-`daily_close_cron`, both in the chain's time zone, one run at a time."""
+"""The deployments and `serve`: warehouse-refresh every `refresh_minutes`, daily-close at
+`daily_close_cron` and mail-outbox every 5 minutes, in the chain's time zone, one run of each at
+a time."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from prefect import serve
 from prefect.schedules import Cron, Interval
 from prefect.types.entrypoint import EntrypointType
 
-from flows.flows import daily_close, ensure_writer_limit, warehouse_refresh
+from flows.flows import daily_close, ensure_writer_limit, mail_outbox, warehouse_refresh
 from flows.settings import FlowSettings
 from flows.tasks import WRITER_TAG
 
@@ -21,7 +22,7 @@ class NoPrefectServerError(RuntimeError):
 
 
 def deployments(settings: FlowSettings) -> list[Any]:
-    """The two deployments with explicit time zones and at most one run of each at a time."""
+    """The deployments with explicit time zones and at most one run of each at a time."""
     zone = settings.chain_timezone
     # Anchored on midnight in the chain's zone, so runs fall on :00, :15, :30 and :45 there.
     midnight = dt.datetime.combine(dt.date(2026, 1, 1), dt.time(), tzinfo=ZoneInfo(zone))
@@ -42,11 +43,20 @@ def deployments(settings: FlowSettings) -> list[Any]:
         tags=["kassa", WRITER_TAG],
         entrypoint_type=EntrypointType.MODULE_PATH,
         description=(
-            "Rebuild the marts for yesterday (in the chain's time zone), then the quality gate. "
-            "Until the gate lands (issue 6) it fails closed and publishes nothing."
+            "Rebuild the marts for yesterday (in the chain's time zone), run the quality gate, "
+            "publish the owner reports and e-mail them (or withhold them and e-mail operations), "
+            "and turn reorder suggestions into draft purchase orders."
         ),
     )
-    return [refresh, close]
+    mail = mail_outbox.to_deployment(
+        name="every-5-minutes",
+        schedule=Interval(dt.timedelta(minutes=5), anchor_date=midnight, timezone=zone),
+        concurrency_limit=1,
+        tags=["kassa"],
+        entrypoint_type=EntrypointType.MODULE_PATH,
+        description="Send e-mails still waiting in the outbox (SMTP was down when they were made).",
+    )
+    return [refresh, close, mail]
 
 
 def serve_deployments(settings: FlowSettings, api_url: str | None, prefect_home: str) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, ValidationError, field_validator
@@ -33,6 +34,29 @@ class FlowSettings(BaseSettings):
     prefect_home: Path = Path("var/prefect")
     # How long a writer waits for another run to finish with the DuckDB file before it gives up.
     writer_lock_timeout_seconds: float = Field(default=600, gt=0)
+    # Published reports and withheld verdicts (the hub reads the same KASSA_REPORTS_DIR).
+    reports_dir: Path = Path("var/reports")
+    # The published page's language (e-mails go in each recipient's own language).
+    report_language: Literal["ru", "en"] = "ru"
+    # Who hears about a withheld report: comma-separated addresses, and in which language.
+    ops_email: str = ""
+    ops_language: Literal["ru", "en"] = "ru"
+    # The gate's cost coverage: unit cost known for at least this share of revenue (basis points).
+    cost_coverage_bp: int = Field(default=9900, ge=0, le=10_000)
+
+    @field_validator("ops_email")
+    @classmethod
+    def _addresses(cls, value: str) -> str:
+        for address in _split(value):
+            if "@" not in address or any(c.isspace() for c in address):
+                raise ValueError(
+                    f"{address!r} is not an e-mail address; write addresses separated by commas"
+                )
+        return value
+
+    @property
+    def ops_addresses(self) -> list[str]:
+        return _split(self.ops_email)
 
     @field_validator("chain_timezone")
     @classmethod
@@ -59,6 +83,10 @@ class FlowSettings(BaseSettings):
         except CronSimError as exc:
             raise ValueError(f"{value!r} is not a valid cron expression: {exc}") from None
         return value
+
+
+def _split(value: str) -> list[str]:
+    return [part.strip() for part in value.split(",") if part.strip()]
 
 
 def load_settings(**overrides: object) -> FlowSettings:

@@ -3,10 +3,15 @@
 Each route depends on exactly one policy dependency from this module. The dependencies carry a
 `__kassa_policy__` name; a test walks `app.routes` and fails on a route without one.
 
-Policies: public, staff (any signed-in user, cashiers included), manager (owner or a manager of
-any store: reads the chain-wide catalog), catalog_editor (owners, and managers an owner allowed:
-edits the catalog), owner, store_manager (owner, or the manager of the `store_id` in
+Policies: public, staff (any signed-in person, cashiers included), manager (owner or a manager
+of any store: reads the chain-wide catalog), catalog_editor (owners, and managers an owner
+allowed: edits the catalog), owner, store_manager (owner, or the manager of the `store_id` in
 the path), device (a paired, unrevoked till; its store comes from the token).
+
+A service account (role `service`: a machine such as the reorder flow, holding only API tokens)
+is refused by all of those; only the `..._or_service` policies let it in: staff_or_service
+(the store list), owner_or_service (report recipients), store_manager_or_service (a store's
+purchase orders: drafts, list, one order).
 """
 
 from __future__ import annotations
@@ -83,6 +88,25 @@ def _authenticate(request: Request, db: Database) -> Principal | None:
     return principal
 
 
+JOURNAL_HEADER = "x-kassa-journal"
+_MAX_SEQ = 2**63 - 1
+
+
+def journal_head(value: str | None) -> tuple[int, int] | None:
+    """`X-Kassa-Journal: sale=123;shift=45`: the highest sale and shift-event seq the till has
+    committed. Anything else is ignored (it is a report, not a request to refuse)."""
+    if not value or len(value) > 64:
+        return None
+    parts = dict(part.partition("=")[::2] for part in value.replace(" ", "").split(";"))
+    try:
+        sale, shift = int(parts["sale"]), int(parts["shift"])
+    except (KeyError, ValueError):
+        return None
+    if not (0 <= sale <= _MAX_SEQ and 0 <= shift <= _MAX_SEQ):
+        return None
+    return sale, shift
+
+
 def _device_principal(request: Request, db: Database, digest: str, now: dt.datetime) -> Principal:
     with db.read() as s:
         device = s.scalars(select(Device).where(Device.token_hash == digest)).one_or_none()
@@ -96,17 +120,20 @@ def _device_principal(request: Request, db: Database, digest: str, now: dt.datet
             headers={"WWW-Authenticate": "Bearer"},
         )
     version = (request.headers.get("x-kassa-version") or "")[:64] or device.last_version
+    head = journal_head(request.headers.get(JOURNAL_HEADER))
+    changed_head = head is not None and head != (device.journal_sale_seq, device.journal_shift_seq)
     if (
         device.last_seen_at is None
         or now - device.last_seen_at > LAST_SEEN_EVERY
         or version != device.last_version
+        or changed_head
     ):
+        values: dict[str, Any] = {"last_seen_at": now, "last_version": version}
+        if head is not None:  # the till's journal went this far just now (the quality gate)
+            values.update(journal_sale_seq=head[0], journal_shift_seq=head[1])
+            values["journal_reported_at"] = now
         with db.write() as s:
-            s.execute(
-                update(Device)
-                .where(Device.id == device.id)
-                .values(last_seen_at=now, last_version=version)
-            )
+            s.execute(update(Device).where(Device.id == device.id).values(**values))
     return Principal(
         "device", device.id, None, device.store_id, device.name, "device", ip=client_ip(request)
     )
@@ -176,14 +203,27 @@ _oauth2 = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 _Documented = Annotated[str | None, Depends(_oauth2)]
 
 
-@_policy("staff")
-def staff(request: Request, db: DbDep, _token: _Documented = None) -> Principal:
+def _signed_in(request: Request, db: Database) -> Principal:
+    """A person or a service account (never a till)."""
     principal = _authenticate(request, db)
     if principal is None:
         raise _unauthenticated()
     if principal.kind != "user":
         raise _forbidden("a till's device token cannot use staff routes")
     return principal
+
+
+@_policy("staff")
+def staff(request: Request, db: DbDep, _token: _Documented = None) -> Principal:
+    principal = _signed_in(request, db)
+    if principal.is_service:
+        raise _forbidden("a service account cannot use this route: sign in as a person")
+    return principal
+
+
+@_policy("staff_or_service")
+def staff_or_service(request: Request, db: DbDep, _token: _Documented = None) -> Principal:
+    return _signed_in(request, db)
 
 
 @_policy("manager")
@@ -220,6 +260,27 @@ def store_manager(
     return principal
 
 
+@_policy("owner_or_service")
+def owner_or_service(request: Request, db: DbDep, _token: _Documented = None) -> Principal:
+    principal = _signed_in(request, db)
+    if not (principal.is_owner or principal.is_service):
+        raise _forbidden("only owners (or a service account) may do this")
+    return principal
+
+
+@_policy("store_manager_or_service")
+def store_manager_or_service(
+    request: Request,
+    db: DbDep,
+    store_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
+    _token: _Documented = None,
+) -> Principal:
+    principal = _signed_in(request, db)
+    if not (principal.is_service or principal.may_manage_store(store_id)):
+        raise _forbidden("only the owner, this store's manager or a service account may do this")
+    return principal
+
+
 @_policy("device")
 def device(request: Request, db: DbDep, _token: _Documented = None) -> Principal:
     principal = _authenticate(request, db)
@@ -236,6 +297,9 @@ ManagerDep = Annotated[Principal, Depends(manager)]
 OwnerDep = Annotated[Principal, Depends(owner)]
 CatalogEditorDep = Annotated[Principal, Depends(catalog_editor)]
 StoreManagerDep = Annotated[Principal, Depends(store_manager)]
+StaffOrServiceDep = Annotated[Principal, Depends(staff_or_service)]
+OwnerOrServiceDep = Annotated[Principal, Depends(owner_or_service)]
+StoreManagerOrServiceDep = Annotated[Principal, Depends(store_manager_or_service)]
 DeviceDep = Annotated[Principal, Depends(device)]
 
 

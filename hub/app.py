@@ -83,6 +83,7 @@ def _include_routers(app: FastAPI) -> None:
     from hub.feed.router import router as feed_router
     from hub.health.router import router as health_router
     from hub.purchasing.router import router as purchasing_router
+    from hub.reports.router import router as reports_router
     from hub.sales.router import router as sales_router
     from hub.shifts.router import router as shifts_router
     from hub.staff.router import router as staff_router
@@ -101,6 +102,7 @@ def _include_routers(app: FastAPI) -> None:
         shifts_router,
         stock_router,
         purchasing_router,
+        reports_router,
     ]
     for router in routers:
         app.include_router(router)

@@ -157,6 +157,10 @@ DOCS_CSP = (
 
 
 class SecurityHeadersMiddleware:
+    """CSP and friends on every response. A response that brings its own
+    Content-Security-Policy keeps it (published report pages: inline styles, their charts,
+    nothing else); every other header is added regardless."""
+
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
@@ -169,8 +173,9 @@ class SecurityHeadersMiddleware:
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers") or [])
+                if not any(name.lower() == b"content-security-policy" for name, _ in headers):
+                    headers.append((b"content-security-policy", csp.encode()))
                 headers += [
-                    (b"content-security-policy", csp.encode()),
                     (b"x-content-type-options", b"nosniff"),
                     (b"x-frame-options", b"DENY"),
                     (b"referrer-policy", b"same-origin"),

@@ -5,6 +5,7 @@ from hub.catalog.models import Barcode, Category, Product, TaxRate, WeightTempla
 from hub.db import Base, ChangeCounter
 from hub.devices.models import Device, PairingCode
 from hub.purchasing.models import PurchaseOrder, PurchaseOrderLine, Supplier, SupplierProduct
+from hub.reports.models import ReportRecipient
 from hub.sales.models import JournalIssue, QuarantinedSale, Sale, SaleLine, SalePayment, TillState
 from hub.shifts.models import Shift, ShiftEvent
 from hub.staff.models import AccessToken, LoginFailure, User
@@ -26,6 +27,7 @@ __all__ = [
     "PurchaseOrder",
     "PurchaseOrderLine",
     "QuarantinedSale",
+    "ReportRecipient",
     "Sale",
     "SaleLine",
     "SalePayment",

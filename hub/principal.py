@@ -10,7 +10,7 @@ from typing import Literal
 class Principal:
     kind: Literal["user", "device"]
     id: int
-    role: str | None  # owner | manager | cashier for users; None for devices
+    role: str | None  # owner | manager | cashier | service for users; None for devices
     store_id: int | None
     label: str
     via: str  # session | bearer | api | device
@@ -21,6 +21,15 @@ class Principal:
     @property
     def is_owner(self) -> bool:
         return self.kind == "user" and self.role == "owner"
+
+    @property
+    def is_service(self) -> bool:
+        """A service account: a machine (e.g. the reorder flow), not a person."""
+        return self.kind == "user" and self.role == "service"
+
+    @property
+    def sees_every_store(self) -> bool:
+        return self.is_owner or self.is_service
 
     @property
     def may_edit_catalog(self) -> bool:

@@ -36,6 +36,8 @@ class Settings(BaseSettings):
     # Sales batches written at once per hub process; more wait up to 2 s, then get 429.
     ingest_concurrency: int = Field(default=4, ge=1, le=64)
     sqlite_busy_timeout_ms: int = Field(default=5000, ge=0)
+    # Where the flows publish report artifacts (and withheld verdicts); the hub only reads it.
+    reports_dir: str = "var/reports"
     # Addresses whose X-Forwarded-For is trusted (your reverse proxy); "*" trusts everyone.
     forwarded_allow_ips: str = "127.0.0.1"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import typer
 
-from kassa import flows_cli, hub_cli, till_cli
+from kassa import flows_cli, hub_cli, mail_cli, till_cli
 
 app = typer.Typer(
     name="kassa",
@@ -16,6 +16,7 @@ app = typer.Typer(
 app.add_typer(hub_cli.app, name="hub")
 app.add_typer(till_cli.app, name="till")
 app.add_typer(flows_cli.app, name="flows")
+app.add_typer(mail_cli.app, name="mail")
 
 
 @app.command()

@@ -120,23 +120,42 @@ def _run_refresh(started: float) -> None:
 
 def _run_daily_close(settings: Any, as_of: dt.date | None, started: float) -> None:
     from flows.flows import daily_close
-    from flows.tasks import QualityGateNotBuiltError
+    from flows.tasks import QualityGateFailedError
     from warehouse.pipeline import default_as_of
 
     day = as_of or default_as_of(settings.chain_timezone)
     state = daily_close(as_of=day, return_state=True)
     seconds = time.perf_counter() - started
-    if state.is_completed():  # not before the quality gate lands (issue 6)
+    if state.is_completed():
         typer.echo(f"daily-close for {day} completed in {seconds:.1f} s")
+        for line in state.result():
+            typer.echo(f"  {line}")
         return
     error = state.result(raise_on_failure=False)
-    if isinstance(error, QualityGateNotBuiltError):
-        _echo_refreshed(error.refreshed)
-        _echo_marts(error.marts, error.marts_dir)
+    if isinstance(error, QualityGateFailedError):
+        for outcome in error.outcomes:
+            typer.echo(f"  {outcome.describe()}")
+            for reason in _reasons(outcome):
+                typer.echo(f"    - {reason}")
         raise _fail(
-            f"daily-close for {day} FAILED at the quality gate after {seconds:.1f} s: {error}"
+            f"daily-close for {day} FAILED after {seconds:.1f} s: the quality gate withheld "
+            "the report (operations were e-mailed; the verdict is in the file named above)"
         )
     raise _fail(f"daily-close for {day} FAILED after {seconds:.1f} s: {state.message}")
+
+
+def _reasons(outcome: Any) -> list[str]:
+    import json
+
+    if outcome.withheld_file is None:
+        return []
+    verdict = json.loads(outcome.withheld_file.read_text(encoding="utf-8"))
+    return [
+        reason
+        for check in verdict["checks"]
+        if not check["passed"] and check["severity"] == "blocking"
+        for reason in check["reasons"]["en"]
+    ]
 
 
 def _counts(rows: dict[str, int]) -> str:
@@ -152,10 +171,3 @@ def _echo_refreshed(refreshed: Any) -> None:
     )
     built = refreshed.built
     typer.echo(f"  dimensions and facts built in {built.seconds:.1f} s: {_counts(built.rows)}")
-
-
-def _echo_marts(marts: Any, marts_dir: Any) -> None:
-    typer.echo(
-        f"  {len(marts.rows)} marts rebuilt for {marts.as_of} in {marts.seconds:.1f} s "
-        f"(Parquet in {marts_dir}): {_counts(marts.rows)}"
-    )

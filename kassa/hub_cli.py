@@ -166,6 +166,36 @@ def pair_code(
     typer.echo(f"valid until {row.expires_at:%Y-%m-%d %H:%M} UTC", err=True)
 
 
+@app.command("service-token")
+def service_token(
+    name: str = typer.Option(..., help='The service account\'s name, e.g. "kassa flows".'),
+    days: int | None = typer.Option(
+        None, help="The token expires after this many days (default: never).", show_default=False
+    ),
+) -> None:
+    """Print a new API token for a service account (a machine such as the reorder flow),
+    creating the account when absent. The token is shown once; only its hash is stored."""
+    from pydantic import ValidationError
+
+    from hub.errors import ApiError
+    from hub.staff import service
+    from hub.staff.schemas import ServiceTokenCreate
+
+    try:
+        data = ServiceTokenCreate(name=name, days=days)
+    except ValidationError as exc:
+        raise _fail(_first_error(exc)) from None
+    db = _db()
+    try:
+        with db.write() as s:
+            token, user, created = service.issue_service_token(s, data=data)
+    except ApiError as exc:
+        raise _fail(f"{exc.field or 'error'}: {exc.message}") from None
+    typer.echo(token)
+    what = "created" if created else "exists"
+    typer.echo(f"service account {user.name!r} (user {user.id}) {what}", err=True)
+
+
 def _first_error(exc: object) -> str:
     errors = exc.errors()  # type: ignore[attr-defined]
     first = errors[0]

@@ -428,6 +428,15 @@ class Journal:
             DeadLetter(r[0], r[1], r[2], json.loads(r[3] or "[]"), json.loads(r[4])) for r in rows
         ]
 
+    def head(self) -> tuple[int, int]:
+        """The highest sale and shift-event seq committed: what the hub must hold to be whole."""
+        with self._lock:
+            sale = self._db.execute("SELECT coalesce(max(till_seq), 0) FROM sale").fetchone()[0]
+            shift = self._db.execute(
+                "SELECT coalesce(max(till_seq), 0) FROM shift_event"
+            ).fetchone()[0]
+        return int(sale), int(shift)
+
     def status(self) -> QueueStatus:
         with self._lock:
             counts = dict(

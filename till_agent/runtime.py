@@ -33,6 +33,9 @@ from till_agent.sync import STATE_KEY, Backoff, Sync, SyncOutcome
 log = logging.getLogger(__name__)
 
 
+JOURNAL_HEADER = "X-Kassa-Journal"
+
+
 @dataclass(frozen=True)
 class AgentStatus:
     paired: Pairing | None
@@ -121,7 +124,17 @@ class Agent:
         )
 
     def _new_client(self) -> httpx.Client:
-        return httpx.Client(base_url=self.hub_url, timeout=self.timeout)
+        return httpx.Client(
+            base_url=self.hub_url,
+            timeout=self.timeout,
+            event_hooks={"request": [self._tell_journal_head]},
+        )
+
+    def _tell_journal_head(self, request: httpx.Request) -> None:
+        """Every request tells the hub how far this till's journal goes (`X-Kassa-Journal`), so
+        the hub's quality gate can tell "synced through the end of the day" from "quiet"."""
+        sale, shift = self.journal.head()
+        request.headers[JOURNAL_HEADER] = f"sale={sale};shift={shift}"
 
     # --- one-shot work (also what the threads do) ------------------------------------------
 

@@ -37,5 +37,11 @@ class Device(Base):
     # A re-paired till continues the journal of the device it replaces: seq gaps, the hash
     # chain and forks are checked across the whole line of devices.
     replaces_device_id: Mapped[int | None] = mapped_column(ForeignKey("device.id"), unique=True)
+    # How far the till's own journal went when it last said so (`X-Kassa-Journal` on every
+    # request): the quality gate compares it with what the hub holds. Not extracted (contact
+    # bumps no change_seq); the gate reads it from the hub.
+    journal_sale_seq: Mapped[int | None]
+    journal_shift_seq: Mapped[int | None]
+    journal_reported_at: Mapped[dt.datetime | None]
     # Bumped on pairing and revocation (not on every contact): the warehouse's dim_till.
     change_seq: Mapped[int] = mapped_column(index=True)

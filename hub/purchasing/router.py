@@ -7,7 +7,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from hub.access import CatalogEditorDep, DbDep, ManagerDep, StoreManagerDep
+from hub.access import (
+    CatalogEditorDep,
+    DbDep,
+    ManagerDep,
+    StoreManagerDep,
+    StoreManagerOrServiceDep,
+)
 from hub.errors import responses
 from hub.http import MAX_ID, IdPath, KassaRoute
 from hub.purchasing import orders, receipts, service
@@ -107,9 +113,14 @@ def put_supplier_product(
     responses={**WRITE_ERRORS, 200: {"description": "An order with this source_key existed"}},
 )
 def create_order(
-    store_id: IdPath, body: OrderCreate, db: DbDep, actor: StoreManagerDep, response: Response
+    store_id: IdPath,
+    body: OrderCreate,
+    db: DbDep,
+    actor: StoreManagerOrServiceDep,
+    response: Response,
 ) -> OrderOut:
-    """A draft order. With `source_key`, an existing order of that key is returned (200)."""
+    """A draft order. With `source_key`, an existing order of that key is returned (200).
+    Service accounts (the reorder flow) may create drafts too."""
     with db.write() as s:
         order, created = orders.create_order(s, actor=actor, store_id=store_id, data=body)
         out = orders.orders_out(s, [order])[0]
@@ -122,7 +133,7 @@ def create_order(
 def list_orders(
     store_id: IdPath,
     db: DbDep,
-    actor: StoreManagerDep,
+    actor: StoreManagerOrServiceDep,
     status: OrderStatus | None = None,
     before_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
@@ -136,7 +147,7 @@ def list_orders(
 
 @router.get(ORDERS + "/{purchase_order_id}", responses=READ_ERRORS)
 def get_order(
-    store_id: IdPath, purchase_order_id: IdPath, db: DbDep, actor: StoreManagerDep
+    store_id: IdPath, purchase_order_id: IdPath, db: DbDep, actor: StoreManagerOrServiceDep
 ) -> OrderOut:
     """An order with its lines, ordered vs received."""
     with db.read() as s:

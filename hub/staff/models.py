@@ -7,18 +7,28 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from hub.db import Base, utcnow
 
-ROLES = ("owner", "manager", "cashier")
+ROLES = ("owner", "manager", "cashier", "service")
 
 
 class User(Base):
     __tablename__ = "staff_user"
     __table_args__ = (
-        CheckConstraint("role IN ('owner','manager','cashier')", name="role"),
-        CheckConstraint("role = 'owner' OR store_id IS NOT NULL", name="store_for_staff"),
+        CheckConstraint("role IN ('owner','manager','cashier','service')", name="role"),
+        CheckConstraint(
+            "role IN ('owner','service') OR store_id IS NOT NULL", name="store_for_staff"
+        ),
+        # A service account (a machine such as the reorder flow) is chain-wide and never signs
+        # in by password or PIN: it holds API tokens only.
+        CheckConstraint(
+            "role <> 'service' OR "
+            "(store_id IS NULL AND password_hash IS NULL AND pin_hash IS NULL)",
+            name="service_no_sign_in",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    # Stored lower-cased; NULL for cashiers who only ever log in at the till by PIN.
+    # Stored lower-cased; NULL for cashiers who only ever log in at the till by PIN, and for
+    # service accounts.
     email: Mapped[str | None] = mapped_column(String(254), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     role: Mapped[str] = mapped_column(String(16))

@@ -8,6 +8,8 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from hub.text import Email, Name, Secret
 
 Role = Literal["owner", "manager", "cashier"]
+# Service accounts (machines) are made by `kassa hub service-token`, never through the API.
+AnyRole = Literal["owner", "manager", "cashier", "service"]
 Pin = Annotated[str, StringConstraints(pattern=r"^[0-9]{4,8}$")]
 DiscountBp = Annotated[int, Field(strict=True, ge=0, le=10000)]
 MIN_PASSWORD = 12
@@ -49,7 +51,7 @@ class UserOut(BaseModel):
     id: int
     name: str
     email: str | None
-    role: Role
+    role: AnyRole
     store_id: int | None
     max_discount_bp: int
     can_edit_catalog: bool
@@ -70,6 +72,13 @@ class SessionOut(BaseModel):
 
 
 class ApiTokenCreate(_In):
+    name: Name
+    days: Annotated[int, Field(strict=True, ge=1, le=3650)] | None = None
+
+
+class ServiceTokenCreate(_In):
+    """`kassa hub service-token`: the service account's name and the token's lifetime."""
+
     name: Name
     days: Annotated[int, Field(strict=True, ge=1, le=3650)] | None = None
 

@@ -14,7 +14,13 @@ from hub.errors import ApiError, not_found
 from hub.principal import Principal
 from hub.staff import security, throttle
 from hub.staff.models import AccessToken, User
-from hub.staff.schemas import ApiTokenCreate, UserCreate, UserOut, UserUpdate
+from hub.staff.schemas import (
+    ApiTokenCreate,
+    ServiceTokenCreate,
+    UserCreate,
+    UserOut,
+    UserUpdate,
+)
 from hub.stores.models import Store
 
 BAD_LOGIN = "incorrect email or password"
@@ -134,6 +140,8 @@ def update_user(session: Session, *, actor: Principal, user_id: int, data: UserU
         )
     if "password" in changes and user.role == "cashier":
         raise _bad("password", "cashiers sign in only at the till, by PIN")
+    if "password" in changes and user.role == "service":
+        raise _bad("password", "service accounts never sign in by password: they use API tokens")
     before = audit.snapshot(user)
     if "password" in changes:
         user.password_hash = security.hash_secret(changes.pop("password"))
@@ -225,7 +233,8 @@ def authenticate(
 
     Limits per minute window: `max_failures` per account from one address (the rule people
     meet), 10x that per account from anywhere (distributed guessing), 5x per address (one NAT
-    holds many people). Cashiers sign in only at the till, by PIN.
+    holds many people). Cashiers sign in only at the till, by PIN; service accounts never sign
+    in (they have no password).
     """
     email = email.strip().lower()
     limits = {
@@ -238,7 +247,7 @@ def authenticate(
     with db.read() as s:
         user = s.scalars(select(User).where(User.email == email)).one_or_none()
     ok = security.verify_secret(user.password_hash if user else None, password)
-    if ok and user is not None and user.active and user.role != "cashier":
+    if ok and user is not None and user.active and user.role not in ("cashier", "service"):
         throttle.succeeded(db, attempt)
         return user
     raise ApiError(
@@ -258,8 +267,10 @@ def issue_token(
     hours: int | None,
     name: str = "",
     ip: str | None = None,
+    by_system: bool = False,
 ) -> tuple[str, AccessToken]:
-    """A new session, bearer or API token for `user`; audited as a sign-in or token creation."""
+    """A new session, bearer or API token for `user`; audited as a sign-in or token creation,
+    done by the user, or by the system (`by_system`: an administrator's CLI)."""
     prefix = {
         "session": security.SESSION_PREFIX,
         "bearer": security.BEARER_PREFIX,
@@ -278,14 +289,61 @@ def issue_token(
     session.flush()
     audit.record(
         session,
-        actor=_as_principal(user, kind, ip),
+        actor=None if by_system else _as_principal(user, kind, ip),
         action="api_token.create" if kind == "api" else f"auth.sign_in.{kind}",
         entity="access_token",
         entity_id=row.id,
         store_id=user.store_id,
-        after={"kind": kind, "name": name, "expires_at": str(row.expires_at)},
+        after={
+            "kind": kind,
+            "name": name,
+            "expires_at": str(row.expires_at),
+            **({"user_id": user.id, "user": user.email or user.name} if by_system else {}),
+        },
     )
     return token, row
+
+
+def issue_service_token(session: Session, *, data: ServiceTokenCreate) -> tuple[str, User, bool]:
+    """A new API token for the service account named `data.name`, created when absent (True).
+
+    A service account is a machine (e.g. the reorder flow): chain-wide, no e-mail, password or
+    PIN, so it never signs in and is never a cashier. Done by an administrator at the hub's
+    console (`kassa hub service-token`), so both writes are audited as the system's.
+    """
+    user = session.scalars(
+        select(User).where(User.role == "service", User.name == data.name).order_by(User.id)
+    ).first()
+    created = user is None
+    if user is None:
+        user = User(name=data.name, role="service", change_seq=next_change_seq(session))
+        session.add(user)
+        session.flush()
+        audit.record(
+            session,
+            actor=None,
+            action="user.create",
+            entity="user",
+            entity_id=user.id,
+            after=audit.snapshot(user),
+        )
+    elif not user.active:
+        raise ApiError(
+            409,
+            "disabled",
+            f"service account {data.name!r} (user {user.id}) is disabled: an owner enables it "
+            "again (PATCH /api/v1/users/{id} with active=true), or choose another name",
+            field="name",
+        )
+    token, _row = issue_token(
+        session,
+        user=user,
+        kind="api",
+        hours=data.days * 24 if data.days else None,
+        name=data.name,
+        by_system=True,
+    )
+    return token, user, created
 
 
 def _as_principal(user: User, via: str, ip: str | None) -> Principal:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
-from hub.access import DbDep, OwnerDep, StaffDep, StoreManagerDep
+from hub.access import DbDep, OwnerDep, StaffOrServiceDep, StoreManagerDep
 from hub.errors import responses
 from hub.http import IdPath, KassaRoute
 from hub.stores import service
@@ -24,8 +24,9 @@ def create_store(body: StoreCreate, db: DbDep, actor: OwnerDep, request: Request
 
 
 @router.get("", responses=responses(401, 403))
-def list_stores(db: DbDep, actor: StaffDep) -> list[StoreOut]:
-    """Stores the caller may see: all for an owner, their own for everyone else."""
+def list_stores(db: DbDep, actor: StaffOrServiceDep) -> list[StoreOut]:
+    """Stores the caller may see: all for an owner or a service account, their own for
+    everyone else."""
     with db.read() as s:
         return [StoreOut.model_validate(x) for x in service.list_stores(s, actor=actor)]
 

@@ -58,7 +58,7 @@ def get_store(session: Session, store_id: int) -> Store:
 
 def list_stores(session: Session, *, actor: Principal) -> list[Store]:
     query = select(Store).order_by(Store.id)
-    if not actor.is_owner:
+    if not actor.sees_every_store:
         query = query.where(Store.id == actor.store_id)
     return list(session.scalars(query))
 

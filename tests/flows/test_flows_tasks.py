@@ -14,15 +14,22 @@ from prefect.logging import disable_run_logger
 from prefect.states import Failed
 from sqlalchemy import func, select
 
+from flows.hub_client import HubAuthError, HubRejectedError, HubUnavailableError
 from flows.lock import WarehouseBusyError, writer_lock
+from flows.mail import MailSettingsError
+from flows.publishing import Outcome
 from flows.settings import load_settings
 from flows.tasks import (
     WRITER_TAG,
-    QualityGateNotBuiltError,
+    QualityGateFailedError,
     build_marts,
+    deliver_mail,
+    draft_purchase_orders,
     is_transient,
+    publish_report,
     quality_gate,
     refresh_warehouse,
+    withhold_report,
 )
 from hub.sales.models import Sale, SaleLine
 from warehouse.extract import ExtractError
@@ -94,15 +101,6 @@ def test_a_writer_waits_for_the_lock_and_then_names_the_busy_warehouse(tmp_path:
     assert not warehouse.exists()  # nothing touched the file while another run held it
 
 
-def test_the_gate_fails_closed_and_says_nothing_is_published(tmp_path: Path) -> None:
-    with pytest.raises(QualityGateNotBuiltError) as err:
-        quality_gate.fn(AS_OF, Path("var/warehouse/marts"), None, None)  # type: ignore[arg-type]
-    assert str(err.value) == (
-        "quality gate not built yet (issue 6): nothing is published for 2026-11-22; "
-        "the marts were rebuilt and are in var/warehouse/marts"
-    )
-
-
 @pytest.mark.parametrize(
     ("error", "retried"),
     [
@@ -112,7 +110,11 @@ def test_the_gate_fails_closed_and_says_nothing_is_published(tmp_path: Path) -> 
         (duckdb.IOException("Could not set lock on file"), True),
         (NotImplementedError(), False),
         (ValueError("bad"), False),
-        (QualityGateNotBuiltError(AS_OF, Path("m"), None, None), False),  # type: ignore[arg-type]
+        (HubUnavailableError("the hub did not answer"), True),
+        (HubAuthError("the hub refused the flows' token"), False),
+        (HubRejectedError("422"), False),
+        (MailSettingsError("KASSA_SMTP_PORT"), False),
+        (QualityGateFailedError([Outcome("daily", AS_OF, False)]), False),
     ],
 )
 def test_only_errors_that_can_pass_are_retried(error: BaseException, retried: bool) -> None:
@@ -120,12 +122,14 @@ def test_only_errors_that_can_pass_are_retried(error: BaseException, retried: bo
 
 
 def test_writers_retry_with_backoff_and_share_the_writer_tag() -> None:
-    for writer in (refresh_warehouse, build_marts):
+    for writer in (refresh_warehouse, build_marts, quality_gate, publish_report):
         assert writer.retries == 3
         assert writer.retry_delay_seconds == [10, 20, 40]
         assert writer.retry_jitter_factor == 0.5
         assert WRITER_TAG in writer.tags
-    assert quality_gate.retries == 0 and WRITER_TAG not in quality_gate.tags
+    assert draft_purchase_orders.retries == 3 and WRITER_TAG not in draft_purchase_orders.tags
+    for other in (withhold_report, deliver_mail):  # files and the outbox: no warehouse, no retry
+        assert other.retries == 0 and WRITER_TAG not in other.tags
 
 
 def test_deployments_have_explicit_time_zones_and_one_run_at_a_time(
@@ -134,8 +138,10 @@ def test_deployments_have_explicit_time_zones_and_one_run_at_a_time(
     from flows.serve import deployments
 
     monkeypatch.setenv("KASSA_CHAIN_TIMEZONE", "Asia/Yekaterinburg")
-    refresh, close = deployments(load_settings())
+    refresh, close, mail = deployments(load_settings())
     assert (refresh.flow_name, close.flow_name) == ("warehouse-refresh", "daily-close")
+    assert mail.flow_name == "mail-outbox" and mail.concurrency_limit == 1
+    assert WRITER_TAG not in mail.tags  # sending mail never touches the warehouse
     [every] = [s.schedule for s in refresh.schedules]
     assert every.interval == dt.timedelta(minutes=15)
     assert every.timezone == "Asia/Yekaterinburg"

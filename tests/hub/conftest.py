@@ -33,3 +33,11 @@ def products(db) -> list[int]:  # type: ignore[no-untyped-def]
         s.add_all(rows)
         s.flush()
         return [p.id for p in rows]
+
+
+@pytest.fixture
+def settings(settings, tmp_path):  # type: ignore[no-untyped-def]
+    """The root conftest's settings, with reports read from this test's own directory (never
+    from the checkout's var/reports or a KASSA_REPORTS_DIR of the shell)."""
+    settings.reports_dir = str(tmp_path / "reports")
+    return settings

@@ -16,8 +16,9 @@ from tests.conftest import ROLES
 
 # What each policy answers per role, for a resource of store A. "ok" = passes the policy (the
 # route may still answer 404/422 for the sample input, never 401/403).
+CAST = (*ROLES, "service")
 EXPECTED = {
-    "public": dict.fromkeys(ROLES, "ok"),
+    "public": dict.fromkeys(CAST, "ok"),
     "staff": {
         "anonymous": 401,
         "device_a": 403,
@@ -26,6 +27,7 @@ EXPECTED = {
         "manager_a": "ok",
         "owner": "ok",
         "manager_b": "ok",
+        "service": 403,
     },
     "manager": {
         "anonymous": 401,
@@ -35,6 +37,7 @@ EXPECTED = {
         "manager_a": "ok",
         "owner": "ok",
         "manager_b": "ok",
+        "service": 403,
     },
     "owner": {
         "anonymous": 401,
@@ -44,6 +47,7 @@ EXPECTED = {
         "manager_a": 403,
         "owner": "ok",
         "manager_b": 403,
+        "service": 403,
     },
     # Owners, and managers an owner allowed; nobody in the cast has been allowed.
     "catalog_editor": {
@@ -54,6 +58,7 @@ EXPECTED = {
         "manager_a": 403,
         "owner": "ok",
         "manager_b": 403,
+        "service": 403,
     },
     "store_manager": {
         "anonymous": 401,
@@ -63,6 +68,38 @@ EXPECTED = {
         "manager_a": "ok",
         "owner": "ok",
         "manager_b": 403,
+        "service": 403,
+    },
+    # A service account (a machine: the reorder flow, the report mailer) passes these only.
+    "staff_or_service": {
+        "anonymous": 401,
+        "device_a": 403,
+        "revoked_device_a": 401,
+        "cashier_a": "ok",
+        "manager_a": "ok",
+        "owner": "ok",
+        "manager_b": "ok",
+        "service": "ok",
+    },
+    "owner_or_service": {
+        "anonymous": 401,
+        "device_a": 403,
+        "revoked_device_a": 401,
+        "cashier_a": 403,
+        "manager_a": 403,
+        "owner": "ok",
+        "manager_b": 403,
+        "service": "ok",
+    },
+    "store_manager_or_service": {
+        "anonymous": 401,
+        "device_a": 403,
+        "revoked_device_a": 401,
+        "cashier_a": 403,
+        "manager_a": "ok",
+        "owner": "ok",
+        "manager_b": 403,
+        "service": "ok",
     },
     "device": {
         "anonymous": 401,
@@ -72,6 +109,7 @@ EXPECTED = {
         "manager_a": 403,
         "owner": 403,
         "manager_b": 403,
+        "service": 403,
     },
 }
 # Routes whose service narrows the policy further for a resource of store A.
@@ -146,6 +184,8 @@ SAMPLE_BODIES: dict[tuple[str, str], dict[str, object]] = {
         "reason": "Пересорт",
         "lines": [{"product_id": "{p}", "qty_milli": -500}],
     },
+    ("POST", "/api/v1/reports/recipients"): {"email": "r{n}@example.com", "name": "Получатель"},
+    ("PATCH", "/api/v1/reports/recipients/{recipient_id}"): {"weekly": False},
     ("POST", "/api/v1/till/shifts/batch"): {
         "events": [
             {
@@ -175,6 +215,7 @@ NO_BODY = {
     # Sending a sent order or cancelling a cancelled one is a no-op (200), so both roles pass.
     ("POST", "/api/v1/stores/{store_id}/purchase-orders/{purchase_order_id}/send"),
     ("POST", "/api/v1/stores/{store_id}/purchase-orders/{purchase_order_id}/cancel"),
+    ("DELETE", "/api/v1/reports/recipients/{recipient_id}"),
 }
 # Routes whose path ids differ from the shared ones: route -> {path param: key of `ids`}.
 ROUTE_IDS = {
@@ -183,6 +224,9 @@ ROUTE_IDS = {
     },
     ("POST", "/api/v1/stores/{store_id}/purchase-orders/{purchase_order_id}/receive"): {
         "purchase_order_id": "order_to_receive"
+    },
+    ("DELETE", "/api/v1/reports/recipients/{recipient_id}"): {
+        "recipient_id": "recipient_to_delete"
     },
 }
 # Allowed roles may get a 4xx on these sample inputs (credentials, codes or ids that do not
@@ -202,6 +246,7 @@ ORDER = (
     "device_a",
     "cashier_a",
     "manager_b",
+    "service",
     "manager_a",
     "owner",
 )
@@ -372,11 +417,46 @@ def _seed_purchasing(db, world, product_id: int) -> dict[str, int]:  # type: ign
         }
 
 
-def _sample_path(path: str, values: dict[str, int]) -> str:
-    return re.sub(r"\{(\w+)\}", lambda m: str(values.get(m.group(1), 1)), path)
+def _seed_service(db, world) -> None:  # type: ignore[no-untyped-def]
+    """The cast's service account (as `kassa hub service-token` makes it), with its token."""
+    from hub.staff import service
+    from hub.staff.schemas import ServiceTokenCreate
+
+    with db.write() as s:
+        token, user, _created = service.issue_service_token(
+            s, data=ServiceTokenCreate(name="kassa flows")
+        )
+    world.tokens["service"] = token
+    world.ids["service"] = user.id
 
 
-def _fill(value, *, role: str, ids: dict[str, int]):  # type: ignore[no-untyped-def]
+def _seed_reports(db, settings) -> dict[str, int | str]:  # type: ignore[no-untyped-def]
+    """Two report recipients (one to change, one to delete) and a published daily report."""
+    from pathlib import Path
+
+    from hub.reports.models import ReportRecipient
+    from tests.hub.report_files import publish
+
+    publish(Path(settings.reports_dir), "daily", "2026-11-27")
+    with db.write() as s:
+        keep = ReportRecipient(email="boss@example.com", name="Владелец")
+        drop = ReportRecipient(email="old@example.com", name="Бывший")
+        s.add_all([keep, drop])
+        s.flush()
+        return {
+            "recipient_id": keep.id,
+            "recipient_to_delete": drop.id,
+            "scope": "daily",
+            "date": "2026-11-27",
+            "file_path": "charts/revenue.png",
+        }
+
+
+def _sample_path(path: str, values: dict[str, int | str]) -> str:
+    return re.sub(r"\{(\w+)(?::\w+)?\}", lambda m: str(values.get(m.group(1), 1)), path)
+
+
+def _fill(value, *, role: str, ids: dict[str, int | str]):  # type: ignore[no-untyped-def]
     if isinstance(value, dict):
         return {k: _fill(v, role=role, ids=ids) for k, v in value.items()}
     if isinstance(value, list):
@@ -392,11 +472,13 @@ def _fill(value, *, role: str, ids: dict[str, int]):  # type: ignore[no-untyped-
     return value
 
 
-def test_route_role_matrix(app, client, world, db) -> None:  # type: ignore[no-untyped-def]
+def test_route_role_matrix(app, client, world, db, settings) -> None:  # type: ignore[no-untyped-def]
     """Walks every route x role (RELIABILITY.md Access) on SQLite and PostgreSQL: refused roles
     get exactly 401/403, allowed roles get a success (or, for LOOSE routes, a 4xx that is not
-    401/403), and nobody ever gets a 5xx."""
-    ids = {
+    401/403), and nobody ever gets a 5xx. The cast includes a service account: it passes only
+    the `..._or_service` policies."""
+    _seed_service(db, world)
+    ids: dict[str, int | str] = {
         "store_id": world.store_a,
         "device_id": world.ids["revoked_device_a"],  # revoking it again disarms nobody
         "user_id": world.ids["cashier_a"],
@@ -405,6 +487,7 @@ def test_route_role_matrix(app, client, world, db) -> None:  # type: ignore[no-u
         **_seed_catalog(db),
     }
     ids.update(_seed_purchasing(db, world, ids["product_id"]))
+    ids.update(_seed_reports(db, settings))
     failures = []
     checked = 0
     # Logging out revokes the caller's token, so that route goes last.

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import func, select
 
 from hub.devices.models import Device
@@ -100,3 +101,24 @@ def test_racing_tills_redeem_one_code_exactly_once(client, world, db) -> None:  
     assert sorted(statuses) == [201] + [422] * 5
     with db.read() as s:
         assert s.scalar(select(func.count()).select_from(Device)) == 3  # two from `world` + one
+
+
+@pytest.mark.parametrize(
+    ("value", "head"),
+    [
+        ("sale=12;shift=3", (12, 3)),
+        (" sale = 0 ; shift = 0 ", (0, 0)),
+        ("shift=3;sale=12", (12, 3)),
+        ("sale=12", None),
+        ("sale=-1;shift=0", None),
+        ("sale=x;shift=0", None),
+        (f"sale={2**63};shift=0", None),
+        ("", None),
+        (None, None),
+        ("sale=1;shift=1;" + "x" * 64, None),
+    ],
+)
+def test_the_journal_head_header_is_read_or_ignored(value: str | None, head: object) -> None:
+    from hub.access import journal_head
+
+    assert journal_head(value) == head

@@ -33,6 +33,7 @@ def hub_env(tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
         ["hub", "create-owner"],
         ["hub", "create-store"],
         ["hub", "pair-code"],
+        ["hub", "service-token"],
         ["demo"],
     ],
 )

@@ -444,3 +444,38 @@ def test_f9_disk_full_refuses_the_sale_prints_nothing_and_recovers(
         assert_hub_equals_journal(db, world.store_a, restarted.journal)
     finally:
         restarted.close()
+
+
+# --- the journal head, for the hub's quality gate --------------------------------------------
+
+
+def test_every_request_tells_the_hub_how_far_the_journal_goes(
+    agent: Agent, shop: Shop, world: Any, db: Any
+) -> None:
+    """`X-Kassa-Journal` on uploads and catalog polls alike: after a sync the hub holds what the
+    till says it has; sales made since (not sent yet) show as a head beyond what the hub holds."""
+    from hub.devices.models import Device
+    from hub.sales.models import TillState
+
+    def hub_view() -> tuple[int | None, int | None, int]:
+        with db.read() as s:
+            device = s.scalars(
+                select(Device)
+                .where(Device.store_id == world.store_a, Device.revoked_at.is_(None))
+                .order_by(Device.id.desc())
+            ).first()
+            assert device is not None and device.journal_reported_at is not None
+            state = s.get(TillState, device.id)
+            held = state.max_sale_seq if state is not None else 0
+            return device.journal_sale_seq, device.journal_shift_seq, held
+
+    sell(agent.till, shop, 3)
+    drain(agent)
+    assert agent.journal.head() == (3, 1)  # three sales, one shift event (the open)
+    assert hub_view() == (3, 1, 3)
+
+    sell(agent.till, shop, 2)  # not sent: only the catalog poll talks to the hub
+    agent.refresh_catalog()
+    assert hub_view() == (5, 1, 3)
+    drain(agent)
+    assert hub_view() == (5, 1, 5)
