@@ -454,7 +454,7 @@ def _windows_table(duck: duckdb.DuckDBPyConnection, wins: list[Window]) -> None:
 
 
 def _frame(duck: duckdb.DuckDBPyConnection, sql: str) -> pa.Table:
-    return duck.execute(sql).to_arrow_table()
+    return duck.sql(sql).to_arrow_table()
 
 
 def _rows(table: pa.Table) -> list[dict[str, Any]]:
@@ -522,6 +522,20 @@ class _Context:
     wins: list[Window]
     now: dt.datetime
     cost_coverage_bp: int
+    _tills: dict[int, str] | None = None
+
+    def sale(self, row: dict[str, Any], lang: str) -> str:
+        """'касса Касса 1, чек № 17' / 'till Касса 1, sale #17' for a row with device and seq."""
+        if self._tills is None:
+            self._tills = dict(
+                self.duck.execute(
+                    "SELECT device_id, coalesce(till_name, 'till ' || device_id) FROM dim_till"
+                ).fetchall()
+            )
+        till = self._tills.get(row["device_id"], row["device_id"])
+        if lang == "ru":
+            return f"касса {till}, чек № {row['till_seq']}"
+        return f"till {till}, sale #{row['till_seq']}"
 
     def check(
         self,
@@ -529,7 +543,7 @@ class _Context:
         severity: Severity,
         frame: pa.Table | tuple[pa.Table, list[str]],
         expectations: list[Any],
-        reasons: Callable[[list[dict[str, Any]]], tuple[list[str], list[str]]],
+        reasons: Callable[[list[dict[str, Any]]], Reasons],
         failing: Callable[[dict[str, Any]], bool],
         numbers: dict[str, Any],
     ) -> Check:
@@ -553,6 +567,18 @@ class _Context:
 
 def _limit(lines: list[str], most: int = 20) -> list[str]:
     return lines if len(lines) <= most else [*lines[:most], f"… (+{len(lines) - most})"]
+
+
+Reasons = tuple[list[str], list[str]]
+
+
+def _each(rows: list[dict[str, Any]], say: Callable[[dict[str, Any], str], str]) -> Reasons:
+    """One reason per failing row, in Russian and in English (`say(row, "ru" | "en")`)."""
+    return _limit([say(r, "ru") for r in rows]), _limit([say(r, "en") for r in rows])
+
+
+def _qty(milli: int) -> str:
+    return f"{milli / 1000:g}"
 
 
 def _completeness(q: _Context) -> list[Check]:
@@ -614,7 +640,7 @@ def _completeness(q: _Context) -> list[Check]:
         pa.array([row["state"] in ok_states for row in _rows(tills)], pa.bool_()),
     )
 
-    def till_reasons(rows: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
+    def till_reasons(rows: list[dict[str, Any]]) -> Reasons:
         ru, en = [], []
         for r in rows:
             seen = max(
@@ -697,7 +723,7 @@ def _completeness(q: _Context) -> list[Check]:
         pa.array([r["missing"] - r["quarantined"] for r in _rows(gaps)], pa.int64()),
     )
 
-    def gap_reasons(rows: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
+    def gap_reasons(rows: list[dict[str, Any]]) -> Reasons:
         ru, en = [], []
         for r in rows:
             span = (
@@ -741,25 +767,16 @@ def _completeness(q: _Context) -> list[Check]:
         "seq_reuse": "номер чека использован дважды",
     }
 
-    def issue_reasons(rows: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
-        ru = [
-            f"касса {r['till_name']} ({r['store_name']}): {kinds_ru.get(r['kind'], r['kind'])} "
-            f"у чека № {r['till_seq']}"
-            for r in rows
-        ]
-        en = [
-            f"till {r['till_name']} ({r['store_name']}): {r['kind'].replace('_', ' ')} "
-            f"at sale #{r['till_seq']}"
-            for r in rows
-        ]
-        return _limit(ru), _limit(en)
+    def issue(r: dict[str, Any], lang: str) -> str:
+        what = kinds_ru.get(r["kind"], r["kind"]) if lang == "ru" else r["kind"].replace("_", " ")
+        return f"{q.sale(r, lang)} ({r['store_name']}): {what}"
 
     chain = q.check(
         "completeness.hash_chain",
         "blocking",
         (issues, ["device_id", "kind", "till_seq"]),
         [gx.expectations.ExpectTableRowCountToEqual(value=0)],
-        issue_reasons,
+        lambda rows: _each(rows, issue),
         lambda row: True,
         {"journal_issues": issues.num_rows},
     )
@@ -775,25 +792,18 @@ def _completeness(q: _Context) -> list[Check]:
         """,
     )
 
-    def quarantine_reasons(rows: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
-        ru = [
-            f"касса {r['till_name']} ({r['store_name']}): чек № {r['till_seq']} отклонён "
-            f"({'ошибка в чеке' if r['reason'] == 'rejected' else 'конфликт'}), см. карантин"
-            for r in rows
-        ]
-        en = [
-            f"till {r['till_name']} ({r['store_name']}): sale #{r['till_seq']} was "
-            f"{r['reason']}, see the sales quarantine"
-            for r in rows
-        ]
-        return _limit(ru), _limit(en)
+    def rejected(r: dict[str, Any], lang: str) -> str:
+        if lang == "ru":
+            why = "ошибка в чеке" if r["reason"] == "rejected" else "конфликт"
+            return f"{q.sale(r, lang)} ({r['store_name']}): отклонён хабом ({why}), см. карантин"
+        return f"{q.sale(r, lang)} ({r['store_name']}): {r['reason']}, see the sales quarantine"
 
     quarantine = q.check(
         "completeness.quarantine",
         "warning",
         (quarantined, ["device_id", "till_seq", "reason"]),
         [gx.expectations.ExpectTableRowCountToEqual(value=0)],
-        quarantine_reasons,
+        lambda rows: _each(rows, rejected),
         lambda row: True,
         {"quarantined": quarantined.num_rows},
     )
@@ -902,7 +912,7 @@ def _reconciliation(q: _Context) -> list[Check]:
     def differs(row: dict[str, Any]) -> bool:
         return any(row[f"hub_{n}"] != row[f"wh_{n}"] for n, _ in _PAIRS)
 
-    def reasons(rows: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
+    def reasons(rows: list[dict[str, Any]]) -> Reasons:
         ru, en = [], []
         for r in rows:
             for name, label in _PAIRS:
@@ -963,25 +973,12 @@ def _consistency(q: _Context) -> list[Check]:
         ORDER BY s.sale_id
         """,
     )
-    names = dict(
-        q.duck.execute(
-            "SELECT device_id, coalesce(till_name, 'till ' || device_id) FROM dim_till"
-        ).fetchall()
-    )
 
-    def total_reasons(rows: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
-        ru, en = [], []
-        for r in rows:
-            till = names.get(r["device_id"], r["device_id"])
-            ru.append(
-                f"касса {till}, чек № {r['till_seq']}: итог {_money(r['total_minor'])}, строки "
-                f"{_money(r['lines_minor'])}, оплаты без сдачи {_money(r['net_paid_minor'])}"
-            )
-            en.append(
-                f"till {till}, sale #{r['till_seq']}: total {_money(r['total_minor'])}, lines "
-                f"{_money(r['lines_minor'])}, tenders net of change {_money(r['net_paid_minor'])}"
-            )
-        return _limit(ru), _limit(en)
+    def total(r: dict[str, Any], lang: str) -> str:
+        figures = (_money(r["total_minor"]), _money(r["lines_minor"]), _money(r["net_paid_minor"]))
+        if lang == "ru":
+            return "{}: итог {}, строки {}, оплаты без сдачи {}".format(q.sale(r, lang), *figures)
+        return "{}: total {}, lines {}, tenders net of change {}".format(q.sale(r, lang), *figures)
 
     totals = q.check(
         "consistency.sale_totals",
@@ -995,7 +992,7 @@ def _consistency(q: _Context) -> list[Check]:
                 column_A="total_minor", column_B="net_paid_minor"
             ),
         ],
-        total_reasons,
+        lambda rows: _each(rows, total),
         lambda r: r["total_minor"] != r["lines_minor"] or r["total_minor"] != r["net_paid_minor"],
         {"sales": sales.num_rows},
     )
@@ -1010,25 +1007,17 @@ def _consistency(q: _Context) -> list[Check]:
         """,
     )
 
-    def qty_reasons(rows: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
-        ru = [
-            f"касса {names.get(r['device_id'], r['device_id'])}, чек № {r['till_seq']}, "
-            f"строка {r['line_no']}: количество {r['qty_milli'] / 1000:g}"
-            for r in rows
-        ]
-        en = [
-            f"till {names.get(r['device_id'], r['device_id'])}, sale #{r['till_seq']}, "
-            f"line {r['line_no']}: quantity {r['qty_milli'] / 1000:g}"
-            for r in rows
-        ]
-        return _limit(ru), _limit(en)
+    def quantity(r: dict[str, Any], lang: str) -> str:
+        if lang == "ru":
+            return f"{q.sale(r, lang)}, строка {r['line_no']}: количество {_qty(r['qty_milli'])}"
+        return f"{q.sale(r, lang)}, line {r['line_no']}: quantity {_qty(r['qty_milli'])}"
 
     qty = q.check(
         "consistency.quantities",
         "blocking",
         (quantities, ["sale_line_id", "qty_milli"]),
         [gx.expectations.ExpectColumnValuesToBeBetween(column="qty_milli", min_value=1)],
-        qty_reasons,
+        lambda rows: _each(rows, quantity),
         lambda r: r["qty_milli"] < 1,
         {"lines": quantities.num_rows},
     )
@@ -1067,20 +1056,11 @@ def _consistency(q: _Context) -> list[Check]:
         """,
     )
 
-    def return_reasons(rows: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
-        ru = [
-            f"касса {names.get(r['device_id'], r['device_id'])}, чек № {r['till_seq']}, товар "
-            f"{r['product_id']}: продано {r['sold_milli'] / 1000:g}, возвращено "
-            f"{r['returned_milli'] / 1000:g}"
-            for r in rows
-        ]
-        en = [
-            f"till {names.get(r['device_id'], r['device_id'])}, sale #{r['till_seq']}, product "
-            f"{r['product_id']}: sold {r['sold_milli'] / 1000:g}, returned "
-            f"{r['returned_milli'] / 1000:g}"
-            for r in rows
-        ]
-        return _limit(ru), _limit(en)
+    def returned(r: dict[str, Any], lang: str) -> str:
+        sold, back = _qty(r["sold_milli"]), _qty(r["returned_milli"])
+        if lang == "ru":
+            return f"{q.sale(r, lang)}, товар {r['product_id']}: продано {sold}, возвращено {back}"
+        return f"{q.sale(r, lang)}, product {r['product_id']}: sold {sold}, returned {back}"
 
     ret = q.check(
         "consistency.returns",
@@ -1091,7 +1071,7 @@ def _consistency(q: _Context) -> list[Check]:
                 column_A="sold_milli", column_B="returned_milli", or_equal=True
             )
         ],
-        return_reasons,
+        lambda rows: _each(rows, returned),
         lambda r: r["returned_milli"] > r["sold_milli"],
         {"returned_products": returns.num_rows},
     )
@@ -1121,7 +1101,7 @@ def _cost_coverage(q: _Context) -> list[Check]:
         covered.append(10_000 if total == 0 else max(0, (total - missing) * 10_000 // total))
     frame = frame.append_column("covered_bp", pa.array(covered, pa.int64()))
 
-    def reasons(rows: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
+    def reasons(rows: list[dict[str, Any]]) -> Reasons:
         ru = [
             f"{r['store_name']}: себестоимость известна для {r['covered_bp'] / 100:.2f} % выручки "
             f"(без неё {_money(r['without_cost_minor'])} из {_money(r['revenue_ex_vat_minor'])})"
@@ -1188,11 +1168,6 @@ def _referential(q: _Context) -> list[Check]:
         for r in _rows(lines)
     ]
     lines = lines.append_column("unexplained_reference", pa.array(unknown, pa.bool_()))
-    names = dict(
-        q.duck.execute(
-            "SELECT device_id, coalesce(till_name, 'till ' || device_id) FROM dim_till"
-        ).fetchall()
-    )
 
     def what(r: dict[str, Any], lang: str) -> str:
         parts = [
@@ -1208,18 +1183,10 @@ def _referential(q: _Context) -> list[Check]:
         ]
         return ", ".join(parts)
 
-    def reasons(rows: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
-        ru = [
-            f"касса {names.get(r['device_id'], r['device_id'])}, чек № {r['till_seq']}, строка "
-            f"{r['line_no']}: неизвестно — {what(r, 'ru')}"
-            for r in rows
-        ]
-        en = [
-            f"till {names.get(r['device_id'], r['device_id'])}, sale #{r['till_seq']}, line "
-            f"{r['line_no']}: unknown {what(r, 'en')}"
-            for r in rows
-        ]
-        return _limit(ru), _limit(en)
+    def unknown_ref(r: dict[str, Any], lang: str) -> str:
+        if lang == "ru":
+            return f"{q.sale(r, lang)}, строка {r['line_no']}: неизвестно — {what(r, lang)}"
+        return f"{q.sale(r, lang)}, line {r['line_no']}: unknown {what(r, lang)}"
 
     known = q.check(
         "referential.known",
@@ -1230,7 +1197,7 @@ def _referential(q: _Context) -> list[Check]:
                 column="unexplained_reference", value_set=[False]
             )
         ],
-        reasons,
+        lambda rows: _each(rows, unknown_ref),
         lambda r: r["unexplained_reference"],
         {"lines": lines.num_rows},
     )
@@ -1239,7 +1206,7 @@ def _referential(q: _Context) -> list[Check]:
     unknown_products = [r for r in rows if r["unknown_product"]]
     unknown_cashier_sales = {r["sale_id"] for r in rows if r["cashier_flagged"]}
 
-    def flagged_reasons(_rows: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
+    def flagged_reasons(_rows: list[dict[str, Any]]) -> Reasons:
         ru, en = [], []
         if unknown_products:
             amount = _money(sum(r["revenue_minor"] for r in unknown_products))
@@ -1294,7 +1261,7 @@ def _freshness(q: _Context) -> list[Check]:
     oldest = min((r["extracted_at"] for r in _rows(frame)), default=None)
     period_end = max(w.end_utc for w in q.wins)
 
-    def reasons(rows: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
+    def reasons(rows: list[dict[str, Any]]) -> Reasons:
         stale = sorted({r["source"] for r in rows if r["extracted_at"] < r["period_end_utc"]})
         unbuilt = sorted({r["source"] for r in rows if r["built_cursor"] != r["extracted_cursor"]})
         ru, en = [], []

@@ -197,9 +197,10 @@ MODELS: tuple[tuple[str, str, str], ...] = (
     ),
     (
         "dim_cashier",
-        "one row per staff member (cashiers, managers, owners); no e-mail, no secrets",
+        "one row per staff member (cashiers, managers, owners; not the machines' service "
+        "accounts); no e-mail, no secrets",
         "SELECT staff_id AS cashier_id, staff_name AS cashier_name, role, store_id, active "
-        "FROM stg_staff_user",
+        "FROM stg_staff_user WHERE role <> 'service'",
     ),
     (
         "fct_sale_line",

@@ -12,6 +12,8 @@ import pytest
 from sqlalchemy import select, text
 
 from hub.sales.models import Sale, SaleLine
+from kassa.till_sim import Item
+from tests.hub.sales_fixtures import post, statuses
 from tests.warehouse.test_extract import _trade
 from warehouse.extract import open_warehouse
 from warehouse.pipeline import refresh
@@ -207,3 +209,23 @@ def test_a_stale_warehouse_fails_freshness(traded, db_url) -> None:  # type: ign
     verdict = _gate(traded, db_url)
     assert "freshness.refreshed" in _failed(verdict)
     assert "before the period ended" in _check(verdict, "freshness.refreshed").reasons["en"][0]
+
+
+def test_unknown_products_are_a_warning_not_a_block(client, world, db, db_url, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    till, _ = _trade(client, world, db)
+    at = dt.datetime(2026, 11, 21, 16, 0, tzinfo=dt.UTC)
+    unknown = Item(None, "Товар без карточки", 1000, 150, barcode="2000000000017")
+    assert statuses(post(client, world.headers("device_a"), [till.sale([unknown], at=at)])) == [
+        "created"
+    ]
+    path = tmp_path / "w.duckdb"
+    refresh(db_url, path)
+    verdict = _gate(path, db_url)
+    assert verdict.publishable
+    assert _failed(verdict) == {"referential.flagged"}
+    flagged = _check(verdict, "referential.flagged")
+    assert flagged.severity == "warning"
+    assert flagged.numbers["unknown_product_lines"] == 1
+    assert flagged.numbers["unknown_product_revenue_minor"] == 150
+    assert flagged.reasons["en"] == ["1 lines of unknown products, 1.50"]
+    assert verdict.summary()["en"] == "data complete; 1 warning(s)"
