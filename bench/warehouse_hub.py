@@ -22,7 +22,9 @@ hub's services, so the generator itself keeps the hub's rules:
 - Journals: per till, `till_seq` 1..n without gaps and each `prev_hash` the previous sale's
   `hash` (random digests, not the till's real hash of the payload), carried on by the device that
   replaced a till; shifts hold the hub's cash figures of their sales and events; till states
-  their device's last sale, highest numbers and counts.
+  their device's last sale, highest numbers and counts; devices their last contact and the
+  journal head (`X-Kassa-Journal`) they reported with it, the hub's highest numbers then (what
+  the quality gate compares).
 
 `tests/bench/test_warehouse_bench.py` checks every rule above row by row on a small hub,
 replaying the stock ledger with the hub's own `new_average`.
@@ -1081,6 +1083,16 @@ def _table(columns: dict[str, Any]) -> pa.Table:
     )
 
 
+def _with_columns(table: pa.Table, columns: dict[str, pa.Array]) -> pa.Table:
+    """`table` with `columns` appended or, where it has them, replaced."""
+    for name, values in columns.items():
+        if name in table.column_names:
+            table = table.set_column(table.column_names.index(name), name, values)
+        else:
+            table = table.append_column(name, values)
+    return table
+
+
 def _date_text(world: World, day: I64) -> pa.Array:
     return _text([(world.shape.first_day + dt.timedelta(days=int(d))).isoformat() for d in day])
 
@@ -1105,7 +1117,31 @@ class Rows:
         at = int(w.midnight[0, w.shape.days + 1])
         updated = np.full(len(changed), at)
         yield "product", self._products(changed, price=w.p_price[2], updated=updated)
+        # The tills that worked in the increment were in touch: their last contact and journal
+        # head are newer (contact bumps no change_seq, so the rows keep their numbers).
+        active = pa.array(w.till_states[1]["device"] - 1)
+        yield "device", _with_columns(self.devices.take(active), self._contact(1))
         yield from self._ledger(1)
+
+    def _contact(self, period: int) -> dict[str, pa.Array]:
+        """The last contact up to the end of `period` and the journal head reported then, of
+        every device (period 0, in id order) or of those in touch in the increment (period 1, in
+        `till_states` order). A till sends `X-Kassa-Journal` (its highest sale and shift-event
+        seq) with every request, so the hub holds the head of its last upload, as of receiving it."""
+        w = self.w
+        state = w.till_states[period]
+        names = ("last_contact", "max_sale_seq", "max_shift_seq")
+        values = {name: state[name] for name in names}
+        if period == 0:
+            values = {name: np.full(w.n_slots + 1, NULL) for name in names}
+            for name in names:
+                values[name][state["device"] - 1] = state[name]
+        return {
+            "last_seen_at": _nullable_times(values["last_contact"]),
+            "journal_sale_seq": _col(values["max_sale_seq"]),
+            "journal_shift_seq": _col(values["max_shift_seq"]),
+            "journal_reported_at": _nullable_times(values["last_contact"]),
+        }
 
     def _reference(self) -> dict[str, pa.Table]:
         w, shape = self.w, self.w.shape
@@ -1211,9 +1247,6 @@ class Rows:
         paired[slots] = swap
         revoked = np.full(slots + 1, NULL)
         revoked[w.replaced_slot] = swap
-        last_seen = w.till_states[0]
-        seen = np.full(slots + 1, NULL)
-        seen[last_seen["device"] - 1] = last_seen["last_contact"]
         names = [f"Касса {slot % shape.tills_per_store + 1}" for slot in range(slots)]
         names.append(f"Касса {w.replaced_slot % shape.tills_per_store + 1} (замена)")
         token = w.rng.integers(0, 256, (slots + 1, 32), dtype=np.uint8)
@@ -1225,7 +1258,6 @@ class Rows:
                 "token_hash": hex_strings(token),
                 "paired_at": timestamps(paired),
                 "revoked_at": _nullable_times(revoked),
-                "last_seen_at": _nullable_times(seen),
                 "last_version": _text(["1.4.2"] * (slots + 1)),
                 "replaces_device_id": np.append(np.full(slots, NULL), w.replaced_slot + 1),
                 "change_seq": np.concatenate(
@@ -1233,6 +1265,8 @@ class Rows:
                 ),
             }
         )
+        contact = self._contact(0)
+        out["device"] = self.devices = _with_columns(out["device"], contact)
         # Prices changed half-way: the product row holds the new price with a later number.
         changed = np.flatnonzero(w.p_changed)
         at = int(w.midnight[0, w.change_day + 1])

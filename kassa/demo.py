@@ -5,14 +5,22 @@ template, staff, pairing) and its real CSV import (parse, dry-run plan, apply), 
 `db.write()` transaction. Then the demo proves the result over HTTP: a paired till pulls the
 whole catalog feed page by page, and the owner signs in and lists the stores.
 
+Then it trades for weeks on real till agents (`demo_trade`) and closes yesterday with the real
+`warehouse-refresh` and `daily-close` Prefect flows (`demo_close`): the quality gate, the
+published report, reorder drafts, and the owners' e-mails delivered to an SMTP sink it starts.
+
 What it leaves in `data_dir`:
-  hub.db        the hub database (serve it with `kassa hub serve`)
-  catalog.csv   the catalog in the hub's import format (re-import it, or edit and import)
-  tills.json    the paired tills' device tokens, for till agents (0600)
-  staff.json    the owner's and managers' passwords and the cashiers' PINs (0600)
+  hub.db            the hub database (serve it with `kassa hub serve`)
+  catalog.csv       the catalog in the hub's import format (re-import it, or edit and import)
+  tills.json        the paired tills' device tokens, for till agents (0600)
+  staff.json        the owner's and managers' passwords and the cashiers' PINs (0600)
+  tills/            the till agents' journals and caches
+  warehouse.duckdb  the warehouse, with the marts (Parquet copies in marts/)
+  reports/          the published report: reports/daily/<yesterday>/index.html
+  mail/             the e-mails the SMTP sink received, one .eml each (and the outbox.db)
 
 This module runs the steps and counts the result; `demo_seed` seeds, `demo_proof` proves it over
-HTTP and `demo_report` prints the summary.
+HTTP, `demo_trade` trades, `demo_close` closes the day and `demo_report` prints the summary.
 """
 
 from __future__ import annotations
@@ -34,7 +42,8 @@ from hub.migrate import upgrade
 from hub.settings import Settings
 from hub.staff.models import User
 from hub.stores.models import Store
-from kassa import demo_proof, demo_report, demo_seed, demo_trade, demo_warehouse
+from kassa import demo_close, demo_proof, demo_report, demo_seed, demo_trade
+from kassa.demo_close import CloseSummary
 from kassa.demo_proof import FeedProof
 from kassa.demo_seed import Login, Till
 from kassa.demo_trade import TradeSummary
@@ -75,6 +84,7 @@ class DemoSummary:
     logins: list[Login]
     trade: TradeSummary
     warehouse: WarehouseSummary
+    close: CloseSummary
     seconds: float
 
 
@@ -91,7 +101,9 @@ def run_demo(
     root = Path(data_dir).resolve()
     db_path = _fresh(root)
     url = f"sqlite:///{db_path}"
-    settings = Settings(database_url=url, env="dev", cookie_secure=False)
+    settings = Settings(
+        database_url=url, env="dev", cookie_secure=False, reports_dir=str(root / "reports")
+    )
 
     with console.status("Migrating a fresh hub database..."):
         upgrade(url)
@@ -122,9 +134,17 @@ def run_demo(
         ):
             trade = demo_trade.trade(settings, db, tills, logins, days=days, root=root)
         with console.status(
-            "Running the warehouse-refresh flow (Prefect) and building the marts..."
+            "Closing yesterday on the Prefect flows: warehouse-refresh, then daily-close "
+            "(marts, quality gate, report, reorder drafts, e-mail to a local SMTP sink)..."
         ):
-            warehouse = demo_warehouse.refresh(url, root / "warehouse.duckdb")
+            warehouse, closed = demo_close.close(
+                settings,
+                db,
+                owner,
+                root=root,
+                hub_db_url=url,
+                warehouse_path=root / "warehouse.duckdb",
+            )
         summary = _summarize(
             db,
             root=root,
@@ -141,6 +161,7 @@ def run_demo(
             logins=logins,
             trade=trade,
             warehouse=warehouse,
+            closed=closed,
             started=started,
         )
     finally:
@@ -158,6 +179,10 @@ def _fresh(root: Path) -> Path:
     for name in ("catalog.csv", "tills.json", "staff.json"):
         (root / name).unlink(missing_ok=True)
     shutil.rmtree(root / "tills", ignore_errors=True)  # the till agents' journals and caches
+    # The previous close: a report already published, or an e-mail key already in the outbox,
+    # would not be made again.
+    shutil.rmtree(root / "reports", ignore_errors=True)
+    shutil.rmtree(root / "mail", ignore_errors=True)
     return db_path
 
 
@@ -184,6 +209,7 @@ def _summarize(
     logins: list[Login],
     trade: TradeSummary,
     warehouse: WarehouseSummary,
+    closed: CloseSummary,
     started: float,
 ) -> DemoSummary:
     def count(model: Any, *where: Any) -> int:
@@ -223,5 +249,6 @@ def _summarize(
         logins=logins,
         trade=trade,
         warehouse=warehouse,
+        close=closed,
         seconds=time.perf_counter() - started,
     )

@@ -115,7 +115,7 @@ def _top_up_milli(good: Good, short: set[int]) -> int:
     return 10_000 if good.unit == "kg" else 48_000
 
 
-class _Api:
+class Api:
     """A thin httpx wrapper that fails loudly: the demo must not hide an error."""
 
     def __init__(self, client: Any) -> None:
@@ -174,7 +174,7 @@ def trade(
         serving(create_app(settings, db)) as base_url,
         httpx.Client(base_url=base_url, timeout=120) as client,
     ):
-        api = _Api(client)
+        api = Api(client)
         owner_h = api.sign_in(owner)
         manager_h = {sid: api.sign_in(managers[name]) for sid, name in stores.items()}
         supplier = api.call(
@@ -400,7 +400,7 @@ def _check(done: Done) -> None:
 
 
 def _stock_work(
-    api: _Api,
+    api: Api,
     summary: TradeSummary,
     tills: Sequence[Till],
     manager_h: dict[int, dict[str, str]],
@@ -463,7 +463,7 @@ def _stock_work(
 
 
 def _read_back(
-    api: _Api,
+    api: Api,
     summary: TradeSummary,
     db: Database,
     stores: dict[int, str],

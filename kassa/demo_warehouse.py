@@ -1,21 +1,25 @@
-"""The demo's warehouse step: run the `warehouse-refresh` Prefect flow on the demo hub (extract
-into a DuckDB file, dimensions and facts), build every mart with its Parquet copy, and read the
-headline figures back. (`daily-close` is not run: its quality gate is the next issue and fails
-closed, so the demo builds the marts itself.)"""
+"""The demo's warehouse step, on the real Prefect flows: `warehouse-refresh` extracts the demo hub
+into a fresh DuckDB file and builds dimensions and facts; `daily-close` then closes yesterday
+(a second refresh, every mart with its Parquet copy, the quality gate, the published report,
+reorder drafts and e-mails: see `kassa.demo_close`); the headline figures are read back."""
 
 from __future__ import annotations
 
 import datetime as dt
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from zoneinfo import ZoneInfo
+from typing import TYPE_CHECKING
 
 from warehouse.extract import open_warehouse
-from warehouse.marts import Headline, headline
-from warehouse.pipeline import Refreshed, build_marts
+from warehouse.marts import GRAINS, Headline, headline
+from warehouse.marts import STATE as MART_STATE
+
+if TYPE_CHECKING:
+    from warehouse.pipeline import Refreshed
 
 
 @dataclass
@@ -24,9 +28,9 @@ class WarehouseSummary:
     marts_dir: Path
     extracted_rows: int = 0
     extract_seconds: float = 0.0
-    again_rows: int = 0  # a second refresh right after: must add nothing
+    again_rows: int = 0  # daily-close's refresh right after: must add nothing
     build_seconds: float = 0.0
-    marts_seconds: float = 0.0
+    as_of: dt.date | None = None  # the day daily-close built the marts for
     fact_rows: int = 0
     mart_rows: dict[str, int] = field(default_factory=dict)
     revenue_minor: int = 0
@@ -37,23 +41,93 @@ class WarehouseSummary:
     headline: Headline | None = None
 
 
-def refresh(hub_url: str, path: Path, timezone: str = "Europe/Moscow") -> WarehouseSummary:
+@dataclass
+class Closed:
+    """What the daily-close flow run said: one line per report, and why it failed if it did."""
+
+    day: dt.date
+    outcomes: list[str] = field(default_factory=list)
+    withheld: str = ""  # the QualityGateFailedError: a report was withheld
+    seconds: float = 0.0
+
+
+def refresh_and_close(
+    hub_url: str,
+    path: Path,
+    *,
+    day: dt.date,
+    environment: dict[str, str | None],
+    timezone: str = "Europe/Moscow",
+) -> tuple[WarehouseSummary, Closed]:
+    """In one Prefect session (its temporary server starts once): the `warehouse-refresh` flow
+    on a fresh warehouse, then the `daily-close` flow for `day`, whose own refresh is the second
+    run and must add nothing; then the headline figures are read back. `environment` holds the
+    flows' other settings (the hub's API and token, SMTP, the reports directory)."""
     for stale in (path, path.with_name(path.name + ".wal")):  # a fresh warehouse every run
         stale.unlink(missing_ok=True)
     summary = WarehouseSummary(path, path.parent / "marts")
-    first = _flow_refresh(hub_url, path)
+    values: dict[str, str | None] = {
+        "KASSA_DATABASE_URL": hub_url,
+        "KASSA_WAREHOUSE_PATH": str(path),
+        "KASSA_MARTS_DIR": str(summary.marts_dir),
+        "KASSA_CHAIN_TIMEZONE": timezone,
+        "PREFECT_LOGGING_LEVEL": os.environ.get("PREFECT_LOGGING_LEVEL", "WARNING"),
+        **environment,
+    }
+    with _environment(values):
+        from flows.settings import configure_prefect, load_settings
+
+        configure_prefect(load_settings())  # before Prefect is imported
+        from flows.flows import daily_close, warehouse_refresh
+        from flows.tasks import QualityGateFailedError
+
+        first: Refreshed = warehouse_refresh()
+        before = _raw_rows(path)
+        closed = Closed(day)
+        began = time.perf_counter()
+        try:
+            closed.outcomes = daily_close(day)
+        except QualityGateFailedError as exc:  # the verdict is written; the demo reports it
+            closed.outcomes = [o.describe() for o in exc.outcomes]
+            closed.withheld = str(exc)
+        closed.seconds = time.perf_counter() - began
     summary.extracted_rows, summary.extract_seconds = first.extracted.total, first.extracted.seconds
     summary.build_seconds, summary.fact_rows = (
         first.built.seconds,
         first.built.rows["fct_sale_line"],
     )
-    summary.again_rows = _flow_refresh(hub_url, path).extracted.total
-    # The demo's deliveries are stamped with today's date: build the marts as of today.
-    today = dt.datetime.now(dt.UTC).astimezone(ZoneInfo(timezone)).date()
-    marts = build_marts(path, today, marts_dir=summary.marts_dir)
-    summary.marts_seconds, summary.mart_rows = marts.seconds, marts.rows
+    summary.again_rows = _raw_rows(path) - before
+    _read_back(summary)
+    return summary, closed
+
+
+def _raw_rows(path: Path) -> int:
+    """Every row of the raw layer (and its history): what an extract adds to."""
     duck = open_warehouse(path, read_only=True)
     try:
+        tables = [
+            name
+            for (name,) in duck.execute(
+                "SELECT table_name FROM duckdb_tables() WHERE starts_with(table_name, 'raw_')"
+            ).fetchall()
+        ]
+        return sum(
+            int(duck.execute(f"SELECT count(*) FROM {name}").fetchall()[0][0])  # noqa: S608
+            for name in tables
+        )
+    finally:
+        duck.close()
+
+
+def _read_back(summary: WarehouseSummary) -> None:
+    """The marts daily-close built, and the headline figures, from the warehouse file."""
+    duck = open_warehouse(summary.path, read_only=True)
+    try:
+        summary.as_of = duck.execute(f"SELECT as_of FROM {MART_STATE}").fetchall()[0][0]
+        summary.mart_rows = {
+            name: int(duck.execute(f"SELECT count(*) FROM {name}").fetchall()[0][0])  # noqa: S608
+            for name in GRAINS
+        }
         summary.headline = headline(duck)
         revenue, ex_vat, profit, days = duck.execute(
             "SELECT sum(revenue_minor), sum(revenue_ex_vat_minor), sum(gross_profit_minor), "
@@ -71,14 +145,18 @@ def refresh(hub_url: str, path: Path, timezone: str = "Europe/Moscow") -> Wareho
         ]
     finally:
         duck.close()
-    return summary
 
 
 @contextmanager
-def _environment(values: dict[str, str]) -> Iterator[None]:
-    """The flows read their settings from the environment: set them for the run, then restore."""
+def _environment(values: dict[str, str | None]) -> Iterator[None]:
+    """The flows read their settings from the environment: set them (None: unset) for the run,
+    then restore."""
     saved = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
+    for name, value in values.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
     try:
         yield
     finally:
@@ -87,21 +165,3 @@ def _environment(values: dict[str, str]) -> Iterator[None]:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
-
-
-def _flow_refresh(hub_url: str, path: Path) -> Refreshed:
-    """One run of the real `warehouse-refresh` flow (Prefect starts a temporary server for it
-    unless PREFECT_API_URL points at one)."""
-    from flows.settings import configure_prefect, load_settings
-
-    values = {
-        "KASSA_DATABASE_URL": hub_url,
-        "KASSA_WAREHOUSE_PATH": str(path),
-        "KASSA_MARTS_DIR": str(path.parent / "marts"),
-        "PREFECT_LOGGING_LEVEL": os.environ.get("PREFECT_LOGGING_LEVEL", "WARNING"),
-    }
-    with _environment(values):
-        configure_prefect(load_settings())
-        from flows.flows import warehouse_refresh
-
-        return warehouse_refresh()

@@ -6,7 +6,9 @@ language and drafts the reorder purchase orders once, however often it is re-run
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -212,7 +214,13 @@ def test_daily_close_withholds_then_publishes_and_mails_exactly_once(
     }
     assert cids and all(f"cid:{cid}" in html for cid in cids)
     attachments = {a.get_filename(): a.get_content() for a in ru.iter_attachments()}
-    assert any(name.endswith(".csv") for name in attachments)
+    assert {"stores.csv", "products.csv", "reorder.csv"} <= set(attachments)
+    stores = attachments["stores.csv"]  # ru: ";" and a decimal comma, Excel's BOM
+    text = stores.decode("utf-8-sig") if isinstance(stores, bytes) else stores.lstrip("\ufeff")
+    head, *_, total = list(csv.reader(io.StringIO(text), delimiter=";"))
+    revenue_column = head.index("Выручка, ₽")
+    assert total[1] == "Итого"
+    assert total[revenue_column] == f"{revenue // 100},{revenue % 100:02d}"
     assert f"{receipts}" in ru.get_body(("plain",)).get_content()
     en = next(m for m in owners if m["Content-Language"] == "en")
     assert "2026" in en["Subject"] and "отчёт" not in en["Subject"]
