@@ -225,3 +225,48 @@ def test_a_fault_withholds_alerts_and_once_fixed_publishes_exactly_once(
     again = close.run()  # re-run: nothing published or mailed twice
     assert again.already_published and again.enqueued == []
     assert len(close.mails()) == 3  # the alert and the two owners'
+
+
+@sqlite_only
+def test_f15_smtp_down_keeps_the_reports_mail_until_it_is_back(
+    close: Close, tmp_path: Path
+) -> None:
+    down = load_mail_settings(host="127.0.0.1", port=_closed_port(), outbox=close.mail.outbox)
+    refresh(close.db_url, close.warehouse)
+    build_marts(close.warehouse, DAY, marts_dir=close.warehouse.parent / "marts")
+    verdict = publishing.run_gate(
+        close.warehouse, close.db_url, "daily", DAY, cost_coverage_bp=9900
+    )
+    outcome = publishing.publish_report(
+        warehouse_path=close.warehouse,
+        reports_dir=close.reports,
+        scope="daily",
+        day=DAY,
+        verdict=verdict,
+        recipients=OWNERS,
+        mail=down,
+    )
+    assert outcome.published and len(outcome.enqueued) == 2
+    delivered = publishing.deliver(down)
+    assert delivered["sent"] == 0 and len(delivered["deferred"]) == 2  # kept, with the error
+    assert close.mails() == []
+
+    # SMTP is back (the next mail-outbox run): each owner gets the report once.
+    future = dt.datetime.now(dt.UTC) + dt.timedelta(hours=2)  # past the retry backoff
+    from flows.mail import Outbox
+
+    report = Outbox(close.mail.outbox).deliver(close.mail, now=future)
+    assert len(report.sent) == 2
+    assert Outbox(close.mail.outbox).deliver(close.mail, now=future).sent == []
+    assert sorted(m["To"].addresses[0].addr_spec for m in close.mails()) == [
+        "owner@example.ru",
+        "partner@example.com",
+    ]
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
