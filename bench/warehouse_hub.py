@@ -10,7 +10,8 @@ hub's services, so the generator itself keeps the hub's rules:
 
 - DOMAIN.md amounts: line amount = round_half_up(qty x price / 1000) - discount, VAT from the
   VAT-inclusive amount at the product's rate, sale total = sum of its lines, payments - change =
-  total, change only from cash; a return names its sale and returns one of its lines in full,
+  total, change only from cash; a return names its sale and returns one of its lines in full
+  (a line is returned at most once: never more than was sold, as the hub checks),
   refunded by the original tender.
 - The stock ledger: one move per sale or return line of a known product, goods receipts (from
   purchase orders, at a unit cost), write-offs and counts (the delta to the counted quantity);
@@ -558,6 +559,13 @@ class World:
         from_line = ev["start"][source] + (rng.random(len(source)) * ev["k"][source]).astype(
             np.int64
         )
+        # The hub never lets returns exceed what the sale sold: a line is returned once, and a
+        # later return that drew the same line becomes an ordinary one-line sale too.
+        once = np.zeros(len(from_line), dtype=bool)
+        once[np.unique(from_line, return_index=True)[1]] = True
+        kind[returning[~once]] = 0
+        original[returning[~once]] = NULL
+        returning, from_line = returning[once], from_line[once]
         into = ev["start"][returning]
         for key in ("product", "unknown", "qty", "price", "discount", "amount", "rate", "vat"):
             ln[key][into] = ln[key][from_line]

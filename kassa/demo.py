@@ -144,6 +144,7 @@ def run_demo(
                 root=root,
                 hub_db_url=url,
                 warehouse_path=root / "warehouse.duckdb",
+                day=trade.last_day,  # yesterday in the stores' time zone
             )
         summary = _summarize(
             db,

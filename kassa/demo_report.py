@@ -52,6 +52,7 @@ def print_summary(console: Console, summary: DemoSummary) -> None:
     console.print(table)
     _print_trade(console, summary)
     _print_warehouse(console, summary)
+    _print_close(console, summary)
 
     people = Table(title="Sign-ins (also in staff.json, readable only by you)", header_style="bold")
     people.add_column("role")
@@ -67,19 +68,27 @@ def print_summary(console: Console, summary: DemoSummary) -> None:
         people.add_row(login.role, login.name, login.login, login.secret)
     console.print(people)
 
+    c = summary.close
     serve = (
-        f"KASSA_DATABASE_URL={summary.database_url} KASSA_COOKIE_SECURE=false "
-        ".venv/bin/kassa hub serve"
+        f"KASSA_DATABASE_URL={summary.database_url} KASSA_REPORTS_DIR={c.reports_dir} "
+        "KASSA_COOKIE_SECURE=false .venv/bin/kassa hub serve"
     )
-    console.print(
-        Panel(
-            f"Catalog import file: {summary.catalog_csv}\n"
-            f"Till tokens:         {summary.tills_json}\n"
-            f"Done in {summary.seconds:.1f} s.",
-            title="Demo chain ready",
-            expand=False,
-        )
+    lines = [
+        f"Catalog import file: {summary.catalog_csv}",
+        f"Till tokens:         {summary.tills_json}",
+    ]
+    for report in c.reports:
+        if report.index is not None:
+            lines.append(f"Report ({report.scope}):      {report.index}")
+        else:
+            lines.append(f"Report ({report.scope}):      WITHHELD, see {report.withheld_file}")
+    lines.append(f"E-mails:             {c.mail_dir}/*.eml")
+    lines.append(
+        f"                     {len(c.mails)} saved by the local SMTP sink: open them with any "
+        "mail client"
     )
+    lines.append(f"Done in {summary.seconds:.1f} s.")
+    console.print(Panel("\n".join(lines), title="Demo chain ready", expand=False))
     console.print("[bold]Serve this hub:[/bold]")
     console.print(f"  {serve}", soft_wrap=True, markup=False, highlight=False)
     console.print(
@@ -87,6 +96,20 @@ def print_summary(console: Console, summary: DemoSummary) -> None:
         f"[bold]{summary.owner_email}[/bold] / [bold]{summary.owner_password}[/bold]",
         soft_wrap=True,
     )
+    for report in c.reports:
+        where = f"{HUB_URL}/api/v1/reports/{report.scope}/{report.day.isoformat()}"
+        console.print(
+            f"the {report.scope} report in the hub: GET {where} (its verdict)"
+            + (
+                f", and in a browser {where}/files/index.html once signed in "
+                "(POST /api/v1/auth/login in /docs sets the session cookie)"
+                if report.index is not None
+                else ""
+            ),
+            soft_wrap=True,
+            markup=False,
+            highlight=False,
+        )
 
 
 def _rub(minor: int) -> str:
@@ -160,7 +183,7 @@ def _print_warehouse(console: Console, summary: DemoSummary) -> None:
         str(w.extracted_rows),
         f"rows from 21 hub tables by change sequence in {w.extract_seconds:.1f} s, run by "
         "the warehouse-refresh Prefect flow; "
-        f"a second run added {w.again_rows}",
+        f"daily-close's refresh right after added {w.again_rows}",
     )
     table.add_row(
         "facts",
@@ -171,8 +194,8 @@ def _print_warehouse(console: Console, summary: DemoSummary) -> None:
     table.add_row(
         "marts",
         str(sum(w.mart_rows.values())),
-        f"{len(w.mart_rows)} marts over {w.days} days in {w.marts_seconds:.2f} s, "
-        f"Parquet copies in {w.marts_dir}",
+        f"{len(w.mart_rows)} marts over {w.days} days, as of {w.as_of}, built by the "
+        f"daily-close Prefect flow; Parquet copies in {w.marts_dir}",
     )
     margin = w.gross_profit_minor * 1000 // max(w.revenue_ex_vat_minor, 1) / 10
     table.add_row(
@@ -196,3 +219,70 @@ def _print_warehouse(console: Console, summary: DemoSummary) -> None:
         )
     table.add_row("file", "", str(w.path))
     console.print(table)
+
+
+def _print_close(console: Console, summary: DemoSummary) -> None:
+    c = summary.close
+    table = Table(
+        title=f"Closing {c.day}: the daily-close Prefect flow ({c.flow.seconds:.1f} s)",
+        show_header=True,
+        header_style="bold",
+    )
+    table.add_column("what")
+    table.add_column("figure", justify="right")
+    table.add_column("details", overflow="fold")  # paths and file names whole
+    table.add_row(
+        "recipients",
+        str(len(c.recipients)),
+        "; ".join(r.describe() for r in c.recipients)
+        + ": added by the owner through POST /api/v1/reports/recipients",
+    )
+    table.add_row(
+        "flows' token",
+        "",
+        f"service account «{c.service_account}» (what `kassa hub service-token` makes) as "
+        f"KASSA_HUB_TOKEN; withheld reports would alert {c.ops_email}",
+    )
+    for report in c.reports:
+        passed = report.verdict == "published"
+        table.add_row(
+            "quality gate",
+            "passed" if passed else "[bold red]WITHHELD[/bold red]",
+            f"{report.scope} report for {report.day}: {report.summary}; "
+            f"{report.checks} checks, {len(report.failed)} failed",
+        )
+        for failed in report.failed:
+            table.add_row("", "", failed)
+        if report.index is not None:
+            table.add_row("report", "", str(report.index))
+        else:
+            table.add_row("verdict", "", f"{report.withheld_file} (nothing published)")
+        table.add_row(
+            "hub", "", f"GET /api/v1/reports/{report.scope}/{report.day}: {report.hub_answer}"
+        )
+    for mail in c.mails:
+        parts = ["HTML" if mail.html else "text only"]
+        if mail.images:
+            parts.append(f"{mail.images} inline charts")
+        if mail.attachments:
+            parts.append(f"{mail.attachments} CSV attached")
+        table.add_row(
+            "e-mail", "", f"{mail.path.name} to {mail.to}: «{mail.subject}» ({', '.join(parts)})"
+        )
+    if not c.mails:
+        table.add_row("e-mail", "0", f"the sink saved nothing in {c.mail_dir}")
+    table.add_row(
+        "reorder",
+        str(c.drafts),
+        f"draft purchase orders ({c.draft_lines} lines, worth {_rub(c.draft_value_minor)}) "
+        "made by the flow through the hub's API from the reorder suggestions"
+        if c.reports and c.reports[0].verdict == "published"  # the daily report
+        else "no draft purchase orders: they are made only when the day's report passed",
+    )
+    console.print(table)
+    if not c.published:
+        console.print(
+            "[bold red]The quality gate withheld the demo's report.[/bold red] The demo's data "
+            "should pass it: the reasons above say what is wrong; operations were alerted.",
+            soft_wrap=True,
+        )

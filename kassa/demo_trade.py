@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select, update
 
 from hub.catalog.models import Product, TaxRate
 from hub.db import Database
@@ -53,6 +53,7 @@ class Good:
 @dataclass
 class TradeSummary:
     days: int = 0
+    last_day: dt.date | None = None  # the last day traded (the chain's yesterday)
     receipts: int = 0
     returns: int = 0
     lines: int = 0
@@ -166,8 +167,8 @@ def trade(
     owner = next(x for x in logins if x.role == "owner")
     managers = {x.store: x for x in logins if x.role == "manager"}
     stores = {t.store_id: t.store for t in tills}
-    summary = TradeSummary(days=days)
     today = dt.datetime.now(MSK).replace(hour=0, minute=0, second=0, microsecond=0)
+    summary = TradeSummary(days=days, last_day=(today - dt.timedelta(days=1)).date())
     first_day = today - dt.timedelta(days=days)
 
     with (
@@ -222,6 +223,7 @@ def trade(
                 },
             )
             api.call("POST", f"{base}/{order['id']}/send", headers)
+            docs = []
             halves: list[list[dict[str, int]]] = [[], []]
             for line in order["lines"]:
                 first = line["qty_ordered_milli"] // 2
@@ -234,10 +236,16 @@ def trade(
                 )
             status = ""
             for half in halves:
-                status = api.call(
+                received = api.call(
                     "POST", f"{base}/{order['id']}/receive", headers, json={"lines": half}
-                )["purchase_order"]["status"]
+                )
+                docs.append(received["doc"]["id"])
+                status = received["purchase_order"]["status"]
                 summary.purchase_orders.append(f"{stores[store_id]}: PO {order['id']} {status}")
+            # Ordered the day before the first trading day, delivered that morning.
+            date_documents(
+                db, first_day.replace(hour=7), docs, order=order["id"], ordered_days_before=1
+            )
 
         cashier_pins = {(x.store, x.name): x.secret for x in logins if x.role == "cashier"}
         clock = demo_till.Clock(first_day)
@@ -252,7 +260,7 @@ def trade(
                 date = first_day + dt.timedelta(days=day)
                 if day == days // 2:
                     for store_id, headers in manager_h.items():
-                        api.call(
+                        top_up = api.call(
                             "POST",
                             f"/api/v1/stores/{store_id}/receipts",
                             headers,
@@ -270,6 +278,7 @@ def trade(
                                 ],
                             },
                         )
+                        date_documents(db, date.replace(hour=8), [top_up["id"]])
                         summary.receipts_without_po += 1
                 for n, till in enumerate(tills):
                     demo = running[till.device_id]
@@ -304,6 +313,44 @@ def trade(
         _read_back(api, summary, db, stores, manager_h, tills, goods)
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+def date_documents(
+    db: Database,
+    at: dt.datetime,
+    docs: Sequence[int],
+    *,
+    order: int | None = None,
+    ordered_days_before: int = 0,
+) -> None:
+    """Date goods receipts (and their purchase order) on the simulated calendar.
+
+    The tills trade on a simulated clock, weeks in a minute, but the hub stamps a back-office
+    document with its own clock, as it should (it has no back-dated delivery). Left so, three
+    weeks of goods would arrive today, after they were sold: the stock at the end of any past
+    day, and so yesterday's report, its low-stock list and the reorder drafts made from it,
+    would show every product below zero. So the demo moves each delivery to the morning it
+    belongs to: the documents, their stock moves and the order's dates; nothing else changes
+    (levels, costs and change sequences were posted in this order anyway)."""
+    from hub.purchasing.models import PurchaseOrder
+    from hub.stock.models import StockDoc, StockMove
+
+    moment = at.astimezone(dt.UTC)
+    with db.write() as s:
+        s.execute(update(StockDoc).where(StockDoc.id.in_(docs)).values(created_at=moment))
+        s.execute(update(StockMove).where(StockMove.doc_id.in_(docs)).values(at=moment))
+        if order is not None:
+            ordered = moment - dt.timedelta(days=ordered_days_before)
+            closed = PurchaseOrder.closed_at.is_not(None)
+            s.execute(
+                update(PurchaseOrder)
+                .where(PurchaseOrder.id == order)
+                .values(
+                    created_at=ordered,
+                    sent_at=ordered + dt.timedelta(minutes=5),
+                    closed_at=case((closed, moment), else_=None),
+                )
+            )
 
 
 def _cashier_for(

@@ -27,6 +27,7 @@ Money stays integer minor units; shares are integer basis points.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import logging
 import time
@@ -38,6 +39,7 @@ from zoneinfo import ZoneInfo
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from warehouse.extract import hub_connection
 
@@ -461,6 +463,19 @@ def _rows(table: pa.Table) -> list[dict[str, Any]]:
     return table.to_pylist()
 
 
+Mask = Callable[[pa.Table], Any]  # a frame -> one boolean per row (Arrow), true = failing
+
+
+def _every(table: pa.Table) -> pa.Array:
+    return pa.array([True] * table.num_rows, pa.bool_())
+
+
+def _differ(table: pa.Table, a: str, b: str) -> Any:
+    """Row by row `a != b` as Python compares: a NULL differs from a value, not from a NULL."""
+    x, y = table[a], table[b]
+    return pc.coalesce(pc.not_equal(x, y), pc.not_equal(pc.is_null(x), pc.is_null(y)))
+
+
 # --- the suites ---------------------------------------------------------------------------------
 
 TEXT: dict[str, dict[str, str]] = {
@@ -544,16 +559,17 @@ class _Context:
         frame: pa.Table | tuple[pa.Table, list[str]],
         expectations: list[Any],
         reasons: Callable[[list[dict[str, Any]]], Reasons],
-        failing: Callable[[dict[str, Any]], bool],
+        failing: Mask,
         numbers: dict[str, Any],
     ) -> Check:
         """Let GX judge `frame` (or the named columns of it); the reasons name the rows
-        `failing` picks out of the whole frame."""
+        `failing` picks out of the whole frame (an Arrow mask: only those rows become Python
+        objects, so a period of millions of lines costs no Python per line)."""
         full, judged = frame if isinstance(frame, tuple) else (frame, frame.column_names)
         passed, results = self.judge.judge(
             check_id.replace(".", "_"), full.select(judged), expectations
         )
-        rows = [row for row in _rows(full) if failing(row)]
+        rows = _rows(full.filter(failing(full)))
         ru, en = reasons(rows) if rows and not passed else ([], [])
         if not passed and not ru:  # GX failed on something the row filter does not show
             ru = ["проверка не прошла: см. числа"]
@@ -670,7 +686,7 @@ def _completeness(q: _Context) -> list[Check]:
         (tills, ["device_id", "store_id", "state", "synced"]),
         [gx.expectations.ExpectColumnValuesToBeInSet(column="synced", value_set=[True])],
         till_reasons,
-        lambda row: not row["synced"],
+        lambda t: pc.invert(t["synced"]),
         {
             "active_tills": tills.num_rows,
             "states": {s: sum(1 for r in _rows(tills) if r["state"] == s) for s in ok_states},
@@ -743,7 +759,7 @@ def _completeness(q: _Context) -> list[Check]:
         (gaps, ["device_id", "first_missing", "last_missing", "unexplained"]),
         [gx.expectations.ExpectColumnValuesToBeBetween(column="unexplained", max_value=0)],
         gap_reasons,
-        lambda row: row["unexplained"] > 0,
+        lambda t: pc.greater(t["unexplained"], 0),
         {
             "gaps": gaps.num_rows,
             "missing_sales": sum(r["unexplained"] for r in _rows(gaps)),
@@ -777,7 +793,7 @@ def _completeness(q: _Context) -> list[Check]:
         (issues, ["device_id", "kind", "till_seq"]),
         [gx.expectations.ExpectTableRowCountToEqual(value=0)],
         lambda rows: _each(rows, issue),
-        lambda row: True,
+        _every,
         {"journal_issues": issues.num_rows},
     )
 
@@ -804,7 +820,7 @@ def _completeness(q: _Context) -> list[Check]:
         (quarantined, ["device_id", "till_seq", "reason"]),
         [gx.expectations.ExpectTableRowCountToEqual(value=0)],
         lambda rows: _each(rows, rejected),
-        lambda row: True,
+        _every,
         {"quarantined": quarantined.num_rows},
     )
     return [synced, gap_check, chain, quarantine]
@@ -909,8 +925,8 @@ def _reconciliation(q: _Context) -> list[Check]:
         for name, _ in _PAIRS
     ]
 
-    def differs(row: dict[str, Any]) -> bool:
-        return any(row[f"hub_{n}"] != row[f"wh_{n}"] for n, _ in _PAIRS)
+    def differs(table: pa.Table) -> Any:
+        return functools.reduce(pc.or_, (_differ(table, f"hub_{n}", f"wh_{n}") for n, _ in _PAIRS))
 
     def reasons(rows: list[dict[str, Any]]) -> Reasons:
         ru, en = [], []
@@ -993,7 +1009,9 @@ def _consistency(q: _Context) -> list[Check]:
             ),
         ],
         lambda rows: _each(rows, total),
-        lambda r: r["total_minor"] != r["lines_minor"] or r["total_minor"] != r["net_paid_minor"],
+        lambda t: pc.or_(
+            _differ(t, "total_minor", "lines_minor"), _differ(t, "total_minor", "net_paid_minor")
+        ),
         {"sales": sales.num_rows},
     )
 
@@ -1018,7 +1036,7 @@ def _consistency(q: _Context) -> list[Check]:
         (quantities, ["sale_line_id", "qty_milli"]),
         [gx.expectations.ExpectColumnValuesToBeBetween(column="qty_milli", min_value=1)],
         lambda rows: _each(rows, quantity),
-        lambda r: r["qty_milli"] < 1,
+        lambda t: pc.less(t["qty_milli"], 1),
         {"lines": quantities.num_rows},
     )
 
@@ -1072,7 +1090,7 @@ def _consistency(q: _Context) -> list[Check]:
             )
         ],
         lambda rows: _each(rows, returned),
-        lambda r: r["returned_milli"] > r["sold_milli"],
+        lambda t: pc.greater(t["returned_milli"], t["sold_milli"]),
         {"returned_products": returns.num_rows},
     )
     return [totals, qty, ret]
@@ -1126,7 +1144,7 @@ def _cost_coverage(q: _Context) -> list[Check]:
                 )
             ],
             reasons,
-            lambda r: r["covered_bp"] < q.cost_coverage_bp,
+            lambda t: pc.less(t["covered_bp"], q.cost_coverage_bp),
             {
                 "threshold_bp": q.cost_coverage_bp,
                 "revenue_ex_vat_minor": sum(r["revenue_ex_vat_minor"] for r in rows),
@@ -1162,12 +1180,15 @@ def _referential(q: _Context) -> list[Check]:
         WHERE s.sold_at_utc >= w.start_utc AND s.sold_at_utc < w.end_utc
         """,
     )
-    unknown = [
-        (r["product_missing"] or r["product_unflagged"] or r["store_missing"] or r["till_missing"])
-        or (r["cashier_missing"] and not r["cashier_flagged"])
-        for r in _rows(lines)
-    ]
-    lines = lines.append_column("unexplained_reference", pa.array(unknown, pa.bool_()))
+    missing = ("product_missing", "product_unflagged", "store_missing", "till_missing")
+    unknown = functools.reduce(
+        pc.or_,
+        [
+            *(lines[name] for name in missing),
+            pc.and_(lines["cashier_missing"], pc.invert(lines["cashier_flagged"])),
+        ],
+    )
+    lines = lines.append_column("unexplained_reference", unknown)
 
     def what(r: dict[str, Any], lang: str) -> str:
         parts = [
@@ -1198,23 +1219,30 @@ def _referential(q: _Context) -> list[Check]:
             )
         ],
         lambda rows: _each(rows, unknown_ref),
-        lambda r: r["unexplained_reference"],
+        lambda t: t["unexplained_reference"],
         {"lines": lines.num_rows},
     )
-    rows = _rows(lines)
-    flagged_rows = [r for r in rows if r["unknown_product"] or r["cashier_flagged"]]
-    unknown_products = [r for r in rows if r["unknown_product"]]
-    unknown_cashier_sales = {r["sale_id"] for r in rows if r["cashier_flagged"]}
+
+    def flags(t: pa.Table) -> Any:
+        return pc.or_(t["unknown_product"], t["cashier_flagged"])
+
+    flagged_lines = int(pc.sum(flags(lines)).as_py() or 0)
+    unknown_products = lines.filter(lines["unknown_product"]).num_rows
+    unknown_revenue = int(
+        pc.sum(lines.filter(lines["unknown_product"])["revenue_minor"]).as_py() or 0
+    )
+    cashier_sales = lines.filter(lines["cashier_flagged"])["sale_id"]
+    unknown_cashier_sales = int(pc.count_distinct(cashier_sales).as_py() or 0)
 
     def flagged_reasons(_rows: list[dict[str, Any]]) -> Reasons:
         ru, en = [], []
         if unknown_products:
-            amount = _money(sum(r["revenue_minor"] for r in unknown_products))
-            ru.append(f"строк с неизвестными товарами: {len(unknown_products)} на {amount}")
-            en.append(f"{len(unknown_products)} lines of unknown products, {amount}")
+            amount = _money(unknown_revenue)
+            ru.append(f"строк с неизвестными товарами: {unknown_products} на {amount}")
+            en.append(f"{unknown_products} lines of unknown products, {amount}")
         if unknown_cashier_sales:
-            ru.append(f"чеков неизвестных кассиров: {len(unknown_cashier_sales)}")
-            en.append(f"{len(unknown_cashier_sales)} sales by unknown cashiers")
+            ru.append(f"чеков неизвестных кассиров: {unknown_cashier_sales}")
+            en.append(f"{unknown_cashier_sales} sales by unknown cashiers")
         return ru, en
 
     flagged = q.check(
@@ -1230,12 +1258,12 @@ def _referential(q: _Context) -> list[Check]:
             ),
         ],
         flagged_reasons,
-        lambda r: r["unknown_product"] or r["cashier_flagged"],
+        flags,
         {
-            "unknown_product_lines": len(unknown_products),
-            "unknown_product_revenue_minor": sum(r["revenue_minor"] for r in unknown_products),
-            "unknown_cashier_sales": len(unknown_cashier_sales),
-            "flagged_lines": len(flagged_rows),
+            "unknown_product_lines": unknown_products,
+            "unknown_product_revenue_minor": unknown_revenue,
+            "unknown_cashier_sales": unknown_cashier_sales,
+            "flagged_lines": flagged_lines,
         },
     )
     return [known, flagged]
@@ -1285,7 +1313,7 @@ def _freshness(q: _Context) -> list[Check]:
             (frame, ["source", "fresh"]),
             expectations,
             reasons,
-            lambda r: not r["fresh"],
+            lambda t: pc.invert(t["fresh"]),
             {
                 "oldest_extract_utc": oldest.isoformat() if oldest else None,
                 "period_end_utc": period_end.isoformat(),

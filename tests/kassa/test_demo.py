@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import email
 import io
 import json
 import stat
+from email import policy
+from email.message import EmailMessage
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from rich.console import Console
 from sqlalchemy import func, select
 
+from flows.mail_sink import saved_messages
+from flows.publishing import scopes_for
 from hub.catalog import importer
 from hub.catalog.models import Barcode, Category, Product
 from hub.db import Database
@@ -127,6 +134,7 @@ def test_till_tokens_and_logins_are_private_files(demo: tuple[DemoSummary, str])
 def test_the_printout_says_how_to_serve_and_sign_in(demo: tuple[DemoSummary, str]) -> None:
     summary, printed = demo
     assert f"KASSA_DATABASE_URL={summary.database_url}" in printed
+    assert f"KASSA_REPORTS_DIR={summary.close.reports_dir}" in printed
     assert "kassa hub serve" in printed
     assert summary.owner_email in printed
     assert summary.owner_password in printed
@@ -144,6 +152,11 @@ def test_running_twice_starts_fresh(demo: tuple[DemoSummary, str], tmp_path: Pat
     assert second.weighted_products == first.weighted_products
     assert second.feed_products == PRODUCTS
     assert second.owner_password != first.owner_password
+    # The previous close is gone too: the report is published again and mailed again (a key
+    # left in the outbox would have stopped the e-mails).
+    for run in (first, second):
+        assert [r.verdict for r in run.close.reports] == ["published"] * len(run.close.reports)
+        assert len(run.close.mails) == len(saved_messages(tmp_path / "mail")) >= 2
 
 
 def test_weeks_of_trading_went_through_the_api_exactly_once(
@@ -229,4 +242,87 @@ def test_the_warehouse_holds_the_same_sales(demo: tuple[DemoSummary, str]) -> No
     assert w.headline.gross_profit_minor == w.gross_profit_minor
     assert len(w.headline.top_products) == 5 and "top 1" in demo[1]
     assert "warehouse-refresh" in demo[1] and w.headline.reorder_lines > 0
+    assert w.as_of == demo[0].close.day  # daily-close built the marts for the closed day
     assert w.mart_rows["rpt_stock_position"] > 0 and w.mart_rows["rpt_cash_over_short"] > 0
+
+
+def test_the_deliveries_are_dated_before_the_goods_were_sold(hub_db: Database) -> None:
+    """The demo dates its deliveries on the simulated calendar: every good was received before
+    the first sale, so yesterday's stock is not below zero for everything."""
+    from hub.sales.models import Sale
+    from hub.stock.models import StockDoc
+
+    with hub_db.read() as s:
+        first_sale = s.scalar(select(func.min(Sale.created_at)))
+        opening = s.scalar(
+            select(func.min(StockDoc.created_at)).where(StockDoc.purchase_order_id.is_not(None))
+        )
+    assert first_sale is not None and opening is not None and opening < first_sale
+
+
+def test_the_demo_ends_with_a_published_report_and_mail(
+    demo: tuple[DemoSummary, str], hub_db: Database
+) -> None:
+    """daily-close closed yesterday: the gate passed, the report is published, the owners'
+    e-mails reached the demo's SMTP sink as .eml files, and reorder drafts were made."""
+    from hub.purchasing.models import PurchaseOrder
+
+    summary, printed = demo
+    close = summary.close
+    yesterday = dt.datetime.now(ZoneInfo("Europe/Moscow")).date() - dt.timedelta(days=1)
+    assert close.day == summary.trade.last_day == yesterday
+    assert close.flow.withheld == "" and close.published
+    assert [r.scope for r in close.reports] == scopes_for(close.day)
+
+    daily = close.reports[0]
+    directory = close.reports_dir / "daily" / close.day.isoformat()
+    assert daily.directory == directory and daily.index == directory / "index.html"
+    assert json.loads((directory / "quality.json").read_text(encoding="utf-8"))["verdict"] == (
+        "published"
+    )
+    assert "<html" in (directory / "index.html").read_text(encoding="utf-8").lower()
+    assert daily.failed == [] and "verdict 'published'" in daily.hub_answer
+    assert "index.html answered 200" in daily.hub_answer
+
+    # One e-mail per report and subscribed recipient, each a parseable MIME message with an
+    # HTML part whose charts are inline PNG images it refers to by Content-ID.
+    files = saved_messages(close.mail_dir)
+    expected = sum(1 for r in close.reports for p in close.recipients if getattr(p, r.scope))
+    assert len(files) == len(close.mails) == expected >= 2
+    assert not list(close.mail_dir.glob(".*.partial"))
+    addressed = set()
+    for path in files:
+        message = email.message_from_bytes(path.read_bytes(), policy=policy.default)
+        assert isinstance(message, EmailMessage)
+        addressed.add(message["To"].addresses[0].addr_spec)
+        body = message.get_body(("html",))
+        assert body is not None
+        page = body.get_content()
+        images = [p for p in message.walk() if p.get_content_type() == "image/png"]
+        assert images
+        for image in images:
+            assert image.get_content_disposition() == "inline"
+            assert f"cid:{image['Content-ID'].strip('<>')}" in page
+            assert image.get_content().startswith(b"\x89PNG")
+    assert addressed == {r.email for r in close.recipients}
+    assert {m.path for m in close.mails} == set(files)
+    assert all(m.html and m.images > 0 for m in close.mails)
+
+    # Reorder drafts from the day's suggestions, made through the hub's API.
+    with hub_db.read() as s:
+        drafts = s.scalar(
+            select(func.count())
+            .select_from(PurchaseOrder)
+            .where(PurchaseOrder.status == "draft", PurchaseOrder.source_key.is_not(None))
+        )
+    assert close.drafts == drafts > 0 and close.draft_lines > 0
+
+    # What the printout says, and where to find it.
+    assert f"Closing {close.day}: the daily-close Prefect flow" in printed
+    assert f"daily report for {close.day}: data complete and consistent" in printed
+    assert str(daily.index) in printed
+    for mail in close.mails:
+        assert mail.path.name in printed
+    assert "draft purchase orders" in printed
+    assert f"/api/v1/reports/daily/{close.day}" in printed
+    assert f"{close.mail_dir}/*.eml" in printed

@@ -64,7 +64,9 @@ def opened(till: Till, float_minor: int = 500_00) -> Till:
 
 
 async def enter(pilot, text: str) -> None:  # type: ignore[no-untyped-def]
-    """Put `text` in the focused field and press Enter (typing is tested where it matters)."""
+    """Put `text` in the focused field and press Enter (typing is tested where it matters).
+    A dialog that has just appeared may not have focused its field yet: wait for it."""
+    await until(pilot, lambda: isinstance(pilot.app.focused, Input), "a focused field")
     field = pilot.app.focused
     assert isinstance(field, Input), field
     field.value = text
