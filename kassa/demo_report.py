@@ -83,10 +83,7 @@ def print_summary(console: Console, summary: DemoSummary) -> None:
         else:
             lines.append(f"Report ({report.scope}):      WITHHELD, see {report.withheld_file}")
     lines.append(f"E-mails:             {c.mail_dir}/*.eml")
-    lines.append(
-        f"                     {len(c.mails)} saved by the local SMTP sink: open them with any "
-        "mail client"
-    )
+    lines.append(f"                     {len(c.mails)} received by the demo's SMTP sink")
     lines.append(f"Done in {summary.seconds:.1f} s.")
     console.print(Panel("\n".join(lines), title="Demo chain ready", expand=False))
     console.print("[bold]Serve this hub:[/bold]")
