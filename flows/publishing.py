@@ -145,6 +145,11 @@ def publish_report(
                 csv_files(data, language),
             )
         title, text, page, pictures, tables = rendered[language]
+        attached, left = fit_attachments(tables)
+        if left:
+            text += _LEFT_OUT[language].format(
+                names=", ".join(left), where=published.directory.as_posix()
+            )
         message = build_message(
             key=key,
             sender=mail.sender,
@@ -154,11 +159,36 @@ def publish_report(
             html=page,
             language=language,  # type: ignore[arg-type]
             images=pictures,
-            attachments=tables,
+            attachments=attached,
         )
         if outbox.enqueue(key, message, kind="report"):
             outcome.enqueued.append(key)
     return outcome
+
+
+# Many mail services refuse messages over 25 MB (and base64 adds a third): the CSV files go
+# along up to this much, smallest first; the rest stay in the published report's csv/ folder.
+ATTACHMENTS_BUDGET = 8 * 1024 * 1024
+_LEFT_OUT = {
+    "ru": "\nНе вложены (слишком большие для письма): {names}. Они в опубликованном отчёте: "
+    "{where}/csv/\n",
+    "en": "\nNot attached (too large for an e-mail): {names}. They are in the published report: "
+    "{where}/csv/\n",
+}
+
+
+def fit_attachments(
+    tables: dict[str, bytes], budget: int = ATTACHMENTS_BUDGET
+) -> tuple[dict[str, bytes], list[str]]:
+    """The CSV files that fit in `budget` bytes together, smallest first, and the names of the
+    rest (in the report's own order)."""
+    attached: dict[str, bytes] = {}
+    used = 0
+    for name, content in sorted(tables.items(), key=lambda item: (len(item[1]), item[0])):
+        if used + len(content) <= budget:
+            attached[name] = content
+            used += len(content)
+    return {n: tables[n] for n in tables if n in attached}, [n for n in tables if n not in attached]
 
 
 def _to(recipient: dict[str, Any]) -> str:

@@ -270,3 +270,11 @@ def _closed_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def test_csv_files_too_big_for_an_e_mail_stay_in_the_published_report() -> None:
+    tables = {"stores.csv": b"s" * 10, "abc_xyz.csv": b"a" * 70, "products.csv": b"p" * 30}
+    attached, left = publishing.fit_attachments(tables, budget=50)
+    assert list(attached) == ["stores.csv", "products.csv"]  # the report's order is kept
+    assert left == ["abc_xyz.csv"]
+    assert publishing.fit_attachments(tables, budget=200) == (tables, [])
