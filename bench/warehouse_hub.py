@@ -1135,7 +1135,7 @@ class Rows:
         """The last contact up to the end of `period` and the journal head reported then, of
         every device (period 0, in id order) or of those in touch in the increment (period 1, in
         `till_states` order). A till sends `X-Kassa-Journal` (its highest sale and shift-event
-        seq) with every request, so the hub holds the head of its last upload, as of receiving it."""
+        seq) with every request: the hub holds the head of its last upload, as of receiving it."""
         w = self.w
         state = w.till_states[period]
         names = ("last_contact", "max_sale_seq", "max_shift_seq")
