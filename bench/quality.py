@@ -364,10 +364,7 @@ def render_job(
         tables = csv_files(data, language)
         lap(CSV)
         attached, left = publishing.fit_attachments(tables)
-        if left:
-            text += publishing._LEFT_OUT[language].format(
-                names=", ".join(left), where=published.directory.as_posix()
-            )
+        text += publishing.left_out_note(left, language, published.directory)
         run.left_out[language] = left
         message = build_message(
             key=outbox_key("report", scope, period.end, recipient="owner@example.ru"),

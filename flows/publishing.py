@@ -146,10 +146,7 @@ def publish_report(
             )
         title, text, page, pictures, tables = rendered[language]
         attached, left = fit_attachments(tables)
-        if left:
-            text += _LEFT_OUT[language].format(
-                names=", ".join(left), where=published.directory.as_posix()
-            )
+        text += left_out_note(left, language, published.directory)
         message = build_message(
             key=key,
             sender=mail.sender,
@@ -175,6 +172,13 @@ _LEFT_OUT = {
     "en": "\nNot attached (too large for an e-mail): {names}. They are in the published report: "
     "{where}/csv/\n",
 }
+
+
+def left_out_note(left: list[str], language: str, report: Path) -> str:
+    """The plain-text line naming the CSV files not attached and where they are ("" if none)."""
+    if not left:
+        return ""
+    return _LEFT_OUT[language].format(names=", ".join(left), where=report.as_posix())
 
 
 def fit_attachments(

@@ -37,6 +37,7 @@ from flows.hub_client import (
     HubError,
     HubUnavailableError,
 )
+from warehouse.calc import REORDER_INPUTS
 
 MART = "rpt_reorder"
 POSITION = "rpt_stock_position"
@@ -46,26 +47,8 @@ MAX_LINES = 1000  # lines per order the hub takes (hub.stock.schemas.MAX_LINES; 
 MAX_REASON_CHARS = 2000  # hub.text.LongText
 MAX_KEY_CHARS = 100  # hub.purchasing.schemas.SourceKey
 
-# Every input of the formula, in the order docs/warehouse.md lists them.
-REASON_FIELDS = (
-    "window_days",
-    "days_counted",
-    "mean_daily_demand_milli",
-    "demand_std_milli",
-    "lead_time_days",
-    "review_period_days",
-    "service_level",
-    "z",
-    "safety_stock_milli",
-    "reorder_point_milli",
-    "order_up_to_milli",
-    "on_hand_milli",
-    "on_order_milli",
-    "pack_size_milli",
-    "min_order_milli",
-    "suggested_qty_milli",
-    "as_of",
-)
+# Every input of the formula (the mart's own list), then the answer and the day.
+REASON_FIELDS = (*REORDER_INPUTS, "suggested_qty_milli", "as_of")
 REQUIRED = (
     "store_id",
     "product_id",

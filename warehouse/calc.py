@@ -282,6 +282,27 @@ def service_z(service_level: float) -> float:
     return NormalDist().inv_cdf(service_level)
 
 
+# Every input of the reorder formula, in the order docs/warehouse.md lists them (the mart shows
+# them all; a draft purchase order line keeps them as its reason).
+REORDER_INPUTS = (
+    "window_days",
+    "days_counted",
+    "mean_daily_demand_milli",
+    "demand_std_milli",
+    "lead_time_days",
+    "review_period_days",
+    "service_level",
+    "z",
+    "safety_stock_milli",
+    "reorder_point_milli",
+    "order_up_to_milli",
+    "on_hand_milli",
+    "on_order_milli",
+    "pack_size_milli",
+    "min_order_milli",
+)
+
+
 def reorder(
     demand: pl.DataFrame,
     on_order: pl.DataFrame,
@@ -354,21 +375,7 @@ def reorder(
             *SERIES,
             "supplier_id",
             "as_of",
-            "window_days",
-            "days_counted",
-            "mean_daily_demand_milli",
-            "demand_std_milli",
-            "lead_time_days",
-            "review_period_days",
-            "service_level",
-            "z",
-            "safety_stock_milli",
-            "reorder_point_milli",
-            "order_up_to_milli",
-            "on_hand_milli",
-            "on_order_milli",
-            "pack_size_milli",
-            "min_order_milli",
+            *REORDER_INPUTS,
             "needs_order",
             "suggested_qty_milli",
             "last_cost_minor",
