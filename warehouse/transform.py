@@ -215,11 +215,20 @@ MODELS: tuple[tuple[str, str, str], ...] = (
             JOIN stg_sale s USING (sale_id)
             JOIN stg_store st ON st.store_id = s.store_id
         ),
-        versions AS (
+        -- Each version covers [join_from, join_to): the first from the beginning of time,
+        -- the last to its end, so every line of a known product meets exactly one version.
+        -- (A hash join on the product and a range filter: an ASOF join sorted all 10M lines.)
+        starts AS (
             SELECT product_id, product_version_id, category_id,
                    CASE WHEN valid_from_utc = min(valid_from_utc) OVER (PARTITION BY product_id)
                         THEN TIMESTAMP '-infinity' ELSE valid_from_utc END AS join_from
             FROM dim_product
+        ),
+        versions AS (
+            SELECT *, coalesce(lead(join_from) OVER (
+                       PARTITION BY product_id ORDER BY join_from, product_version_id),
+                       TIMESTAMP 'infinity') AS join_to
+            FROM starts
         )
         SELECT sale_line_id, sale_id, sale_uuid, store_id, device_id, cashier_id, shift_uuid,
                CASE WHEN unknown_product THEN NULL ELSE lines.product_id END AS product_id,
@@ -239,8 +248,9 @@ MODELS: tuple[tuple[str, str, str], ...] = (
                sign * (amount_minor - vat_minor - {_at_cost("qty_milli", "unit_cost_minor")})
                    AS gross_profit_minor
         FROM lines
-        ASOF LEFT JOIN versions v
-            ON lines.product_id = v.product_id AND lines.sold_at_utc >= v.join_from
+        LEFT JOIN versions v
+            ON lines.product_id = v.product_id
+            AND lines.sold_at_utc >= v.join_from AND lines.sold_at_utc < v.join_to
         """,
     ),
     (
@@ -252,11 +262,14 @@ MODELS: tuple[tuple[str, str, str], ...] = (
             SELECT p.*, s.sale_uuid, s.device_id, s.cashier_id, s.shift_uuid, s.kind,
                    s.sold_at_utc, s.change_minor AS sale_change_minor, st.timezone,
                    CASE WHEN s.kind = 'return' THEN -1 ELSE 1 END AS sign,
-                   p.payment_no = min(CASE WHEN p.tender = 'cash' THEN p.payment_no END)
-                       OVER (PARTITION BY p.sale_id) AS first_cash
+                   p.tender = 'cash' AND p.payment_no = c.first_cash_no AS first_cash
             FROM stg_sale_payment p
             JOIN stg_sale s USING (sale_id)
             JOIN stg_store st ON st.store_id = s.store_id
+            LEFT JOIN (
+                SELECT sale_id, min(payment_no) AS first_cash_no FROM stg_sale_payment
+                WHERE tender = 'cash' GROUP BY sale_id
+            ) c ON c.sale_id = p.sale_id
         )
         SELECT sale_payment_id, sale_id, sale_uuid, store_id, device_id, cashier_id,
                shift_uuid, kind, tender, payment_no, sold_at_utc,
