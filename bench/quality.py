@@ -691,11 +691,7 @@ def baseline_job(hub_url: str, warehouse_path: str, start: dt.date, end: dt.date
         opened = time.perf_counter()
         first, last = min(w[1] for w in wins), max(w[2] for w in wins)
         with hub_connection(hub_url) as (_kind, con):
-            cursor = con.cursor()
-
-            def read(sql: str) -> Any:
-                cursor.execute(sql)
-                return cursor.fetch_arrow_table()
+            read = con.table
 
             sales = [
                 tuple(
@@ -706,7 +702,6 @@ def baseline_job(hub_url: str, warehouse_path: str, start: dt.date, end: dt.date
             small = {
                 name: read(sql.format(first=first, last=last)) for name, sql in HUB_SMALL.items()
             }
-            cursor.close()
         for n, (lines, paid) in enumerate(sales):
             duck.register("b_lines", lines)
             duck.register("b_paid", paid)

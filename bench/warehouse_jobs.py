@@ -415,26 +415,22 @@ def duckdb_job(
     hub_url: str, duck_path: str, as_of: dt.date, window_days: int = WINDOW_DAYS
 ) -> JobResult:
     """ADBC (Arrow record batches) into a fresh DuckDB file, then `DUCKDB_SCRIPT`."""
-    from warehouse.extract import open_warehouse
+    from warehouse.extract import hub_connection, open_warehouse
 
     result = JobResult("duckdb", 0.0)
     result.rss_after["start"] = peak_rss()
     began = time.perf_counter()
     duck = open_warehouse(duck_path)
     try:
-        hub = _adbc_reader(hub_url)
-        try:
+        # The pipeline's own lean ADBC reader (Arrow C streams, no pyarrow/pandas import).
+        with hub_connection(hub_url) as (_kind, hub):
             for table, columns in NEEDED.items():
-                cursor = hub.cursor()
                 names = ", ".join(f'"{name}"' for name, _ty in columns)
-                cursor.execute(f"SELECT {names} FROM {table}")  # noqa: S608 - our own names
-                duck.register("incoming", cursor.fetch_record_batch())
-                casts = ", ".join(f'CAST("{n}" AS {ty}) AS "{n}"' for n, ty in columns)
-                duck.execute(f"CREATE TABLE {table} AS SELECT {casts} FROM incoming")  # noqa: S608
-                duck.unregister("incoming")
-                cursor.close()
-        finally:
-            hub.close()
+                with hub.query(f"SELECT {names} FROM {table}") as stream:  # noqa: S608 - ours
+                    duck.register("incoming", stream)
+                    casts = ", ".join(f'CAST("{n}" AS {ty}) AS "{n}"' for n, ty in columns)
+                    duck.execute(f"CREATE TABLE {table} AS SELECT {casts} FROM incoming")  # noqa: S608
+                    duck.unregister("incoming")
         extracted = time.perf_counter()
         result.parts["extract"] = extracted - began
         result.rss_after["extract"] = peak_rss()

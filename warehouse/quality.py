@@ -41,7 +41,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from warehouse.extract import hub_connection
+from warehouse.extract import HubConnection, hub_connection
 
 log = logging.getLogger(__name__)
 
@@ -248,7 +248,7 @@ def _money(minor: int) -> str:
 class HubReader:
     """Read-only queries against the hub's database (SQLite or PostgreSQL) through ADBC."""
 
-    def __init__(self, kind: str, con: Any) -> None:
+    def __init__(self, kind: str, con: HubConnection) -> None:
         self.kind = kind
         self.con = con
 
@@ -258,12 +258,8 @@ class HubReader:
         return f"'{text}'" if self.kind == "sqlite" else f"TIMESTAMPTZ '{text}+00'"
 
     def table(self, sql: str) -> pa.Table:
-        cur = self.con.cursor()
-        try:
-            cur.execute(sql)
-            return cur.fetch_arrow_table()
-        finally:
-            cur.close()
+        table: pa.Table = self.con.table(sql)
+        return table
 
 
 @contextmanager
