@@ -347,16 +347,21 @@ MODELS: tuple[tuple[str, str, str], ...] = (
 )
 
 # Every costed receipt with the stock just before it (the sum of the series' earlier moves in
-# posting order): only these reach Polars for the moving-average recurrence.
+# posting order): only these reach Polars for the moving-average recurrence. The running sum
+# carries only the columns it needs (sorting 11M moves with their payload took a third longer).
 COST_INPUT = """
-SELECT * EXCLUDE (kind) FROM (
-    SELECT store_id, product_id, stock_move_id, moved_at_utc, kind, qty_milli, unit_cost_minor,
-           coalesce(sum(qty_milli) OVER (
-               PARTITION BY store_id, product_id ORDER BY stock_move_id
-               ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS on_hand_before_milli
-    FROM fct_stock_move
+WITH before AS (
+    SELECT stock_move_id, costed,
+           sum(qty_milli) OVER (PARTITION BY store_id, product_id ORDER BY stock_move_id
+                                ROWS UNBOUNDED PRECEDING) - qty_milli AS on_hand_before_milli
+    FROM (SELECT store_id, product_id, stock_move_id, qty_milli,
+                 kind IN ('receipt', 'transfer_in') AND unit_cost_minor IS NOT NULL AS costed
+          FROM fct_stock_move)
 )
-WHERE kind IN ('receipt', 'transfer_in') AND unit_cost_minor IS NOT NULL
+SELECT f.store_id, f.product_id, f.stock_move_id, f.moved_at_utc, f.qty_milli, f.unit_cost_minor,
+       b.on_hand_before_milli
+FROM before b JOIN fct_stock_move f USING (stock_move_id)
+WHERE b.costed
 """
 # The same for the moves after the last one costed: the stock before each is what the series
 # held (kept in `_cost_state`) plus the new moves before it.
