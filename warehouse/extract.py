@@ -102,7 +102,11 @@ class HubConnection:
 
         self.kind = kind
         self._database = database
-        self._con = adbc_driver_manager.AdbcConnection(database)
+        try:
+            self._con = adbc_driver_manager.AdbcConnection(database)
+        except BaseException:
+            database.close()
+            raise
 
     @contextmanager
     def query(self, sql: str) -> Iterator[Any]:
@@ -140,9 +144,12 @@ def hub_connection(hub_url: str) -> Iterator[tuple[str, HubConnection]]:
             import adbc_driver_sqlite
 
             con = HubConnection(kind, adbc_driver_sqlite.connect(f"file:{target}?mode=ro"))
-            # Wait for the hub's writer instead of failing "locked".
-            with con.query("PRAGMA busy_timeout = 30000"):
-                pass
+            try:  # wait for the hub's writer instead of failing "locked"
+                with con.query("PRAGMA busy_timeout = 30000"):
+                    pass
+            except BaseException:
+                con.close()
+                raise
         else:
             import adbc_driver_postgresql
 
@@ -214,8 +221,16 @@ def extract(hub_url: str, duck: duckdb.DuckDBPyConnection) -> Extracted:
     ensure_schema(duck)
     done = Extracted()
     known = cursors(duck)
-    with hub_connection(hub_url) as (_, hub):
-        highs = _counters(hub, duck)  # first: every row numbered up to these is committed
+    with hub_connection(hub_url) as (kind, hub):
+        try:
+            highs = _counters(hub, duck)  # first: every row numbered up to these is committed
+        except Exception as exc:
+            reason = (str(exc).splitlines() or [type(exc).__name__])[0]
+            raise ExtractError(
+                f"cannot read the hub's change counters ({kind}): {reason}; check that "
+                "KASSA_DATABASE_URL names the hub's database and that it is migrated "
+                "(kassa hub migrate)"
+            ) from exc
     for source in SOURCES:
         cursor, high = known.get(source.table, 0), highs.get(source.counter, 0)
         if high < cursor:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import sqlite3
 from typing import Any
 
 import pytest
@@ -114,6 +115,14 @@ def test_every_source_has_its_raw_table_and_a_bad_hub_url_is_named(tmp_path) -> 
         extract(f"sqlite:///{tmp_path / 'missing.db'}", duck)
     with pytest.raises(ExtractError, match="SQLite or PostgreSQL"):
         extract("mysql://x/y", duck)
+    not_a_hub = tmp_path / "notes.db"
+    not_a_hub.write_text("not a database\n", encoding="utf-8")
+    with pytest.raises(ExtractError, match=r"change counters .*KASSA_DATABASE_URL"):
+        extract(f"sqlite:///{not_a_hub}", duck)
+    empty = tmp_path / "empty.db"
+    sqlite3.connect(empty).close()  # a database, but never migrated
+    with pytest.raises(ExtractError, match="kassa hub migrate"):
+        extract(f"sqlite:///{empty}", duck)
     tables = {r[0] for r in duck.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
     assert {s.raw for s in SOURCES} <= tables
     duck.close()
