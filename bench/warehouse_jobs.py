@@ -427,10 +427,12 @@ def duckdb_job(
             for table, columns in NEEDED.items():
                 names = ", ".join(f'"{name}"' for name, _ty in columns)
                 with hub.query(f"SELECT {names} FROM {table}") as stream:  # noqa: S608 - ours
-                    duck.register("incoming", stream)
                     casts = ", ".join(f'CAST("{n}" AS {ty}) AS "{n}"' for n, ty in columns)
-                    duck.execute(f"CREATE TABLE {table} AS SELECT {casts} FROM incoming")  # noqa: S608
-                    duck.unregister("incoming")
+                    duck.register("incoming", stream)
+                    try:
+                        duck.execute(f"CREATE TABLE {table} AS SELECT {casts} FROM incoming")  # noqa: S608
+                    finally:
+                        duck.unregister("incoming")
         extracted = time.perf_counter()
         result.parts["extract"] = extracted - began
         result.rss_after["extract"] = peak_rss()

@@ -107,6 +107,13 @@ class HubConnection:
         except BaseException:
             database.close()
             raise
+        # One transaction for the connection's life, as the DB-API had: on SQLite every query of
+        # a lane (an order, then its lines) or of the gate reads one snapshot of the hub.
+        try:
+            self._con.set_autocommit(False)
+        except BaseException:
+            self.close()
+            raise
 
     @contextmanager
     def query(self, sql: str) -> Iterator[Any]:
@@ -114,11 +121,14 @@ class HubConnection:
         import adbc_driver_manager
 
         statement = adbc_driver_manager.AdbcStatement(self._con)
+        stream = None
         try:
             statement.set_sql_query(sql)
             stream, _ = statement.execute_query()
             yield stream
         finally:
+            if stream is not None:
+                stream.release()  # before its statement (a no-op once DuckDB has read it all)
             statement.close()
 
     def table(self, sql: str) -> Any:
@@ -129,8 +139,13 @@ class HubConnection:
             return pa.RecordBatchReader.from_stream(stream).read_all()
 
     def close(self) -> None:
-        self._con.close()
-        self._database.close()
+        try:
+            try:
+                self._con.rollback()  # nothing was written: end the read transaction
+            finally:
+                self._con.close()
+        finally:
+            self._database.close()
 
 
 @contextmanager
@@ -226,10 +241,18 @@ def extract(hub_url: str, duck: duckdb.DuckDBPyConnection) -> Extracted:
             highs = _counters(hub, duck)  # first: every row numbered up to these is committed
         except Exception as exc:
             reason = (str(exc).splitlines() or [type(exc).__name__])[0]
-            raise ExtractError(
-                f"cannot read the hub's change counters ({kind}): {reason}; check that "
-                "KASSA_DATABASE_URL names the hub's database and that it is migrated "
+            not_a_hub = any(
+                sign in reason.lower()
+                for sign in ("no such table", "not a database", "does not exist")
+            )
+            hint = (
+                "check that KASSA_DATABASE_URL names the hub's database and that it is migrated "
                 "(kassa hub migrate)"
+                if not_a_hub
+                else "the run is retried; if it keeps failing, check the hub's database"
+            )
+            raise ExtractError(
+                f"cannot read the hub's change counters ({kind}): {reason}; {hint}"
             ) from exc
     for source in SOURCES:
         cursor, high = known.get(source.table, 0), highs.get(source.counter, 0)
@@ -287,8 +310,10 @@ def _replace(duck: duckdb.DuckDBPyConnection, source: Source, batches: Any, name
     casts = _casts(source)
     match = " AND ".join(f'{source.raw}."{k}" = {name}."{k}"' for k in source.key)
     duck.register("incoming", batches)
-    duck.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT {casts} FROM incoming")  # noqa: S608
-    duck.unregister("incoming")
+    try:
+        duck.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT {casts} FROM incoming")  # noqa: S608
+    finally:
+        duck.unregister("incoming")
     count = int(duck.execute(f"SELECT count(*) FROM {name}").fetchall()[0][0])  # noqa: S608
     if len(source.key) == 1:
         # Ledgers only grow: rows above the highest key held are new and need no delete.
@@ -316,8 +341,10 @@ def _append(duck: duckdb.DuckDBPyConnection, source: Source, batches: Any) -> in
     """Stream the incoming Arrow batches straight into the (empty) raw table."""
     casts = _casts(source)
     duck.register("incoming", batches)
-    duck.execute(f"INSERT INTO {source.raw} SELECT {casts} FROM incoming")  # noqa: S608
-    duck.unregister("incoming")
+    try:
+        duck.execute(f"INSERT INTO {source.raw} SELECT {casts} FROM incoming")  # noqa: S608
+    finally:
+        duck.unregister("incoming")
     count = int(duck.execute(f"SELECT count(*) FROM {source.raw}").fetchall()[0][0])  # noqa: S608
     if source.history:
         duck.execute(f"INSERT INTO {source.history_table} SELECT * FROM {source.raw}")  # noqa: S608
