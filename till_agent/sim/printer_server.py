@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 ESC, GS, DLE, FS = 0x1B, 0x1D, 0x10, 0x1C
+DLE_EOT = bytes([DLE, 0x04])  # DLE EOT n: real-time status
 DEFAULT_CODE_PAGES: dict[int, str] = {
     0: "cp437",
     2: "cp850",
@@ -258,9 +259,13 @@ class _Handler(socketserver.BaseRequestHandler):
 
     def handle(self) -> None:
         decoder = EscPosDecoder(self.server.code_pages, self.server.state)
-        decoder.job.connection = self.server.accepted[self.client_address]
+        decoder.job.connection = number = self.server.accepted[self.client_address]
+        first = True
         try:
             while chunk := self.request.recv(65536):
+                if first and chunk[:2] == DLE_EOT:  # a status query: answered after earlier jobs
+                    self.server.wait_for_earlier(number)
+                first = False
                 reply = decoder.feed(chunk)
                 if reply:
                     self.request.sendall(reply)
@@ -293,6 +298,15 @@ class _Server(socketserver.ThreadingTCPServer):
     def process_request(self, request: object, client_address: object) -> None:
         self.accepted[client_address] = len(self.accepted) + 1  # the accepting thread: in order
         super().process_request(request, client_address)  # type: ignore[arg-type]
+
+    def wait_for_earlier(self, number: int, timeout: float = 2.0) -> None:
+        """A printer works through its input in order: a status query is answered only after
+        the connections accepted before it are done (a receipt that ran out of paper reports
+        paper out to the query that follows it, however the threads are scheduled)."""
+        with self.changed:
+            self.changed.wait_for(
+                lambda: sum(1 for j in self.jobs if j.connection < number) >= number - 1, timeout
+            )
 
     def add_job(self, job: PrintJob) -> None:
         with self.changed:
